@@ -1,0 +1,5 @@
+import sys
+
+from rtpose.cli import main
+
+sys.exit(main())

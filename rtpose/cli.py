@@ -1,0 +1,161 @@
+"""The `rtpose` command line: demo, run, check, export."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rtpose.core.config import RigConfig, load_config
+from rtpose.core.errors import RtposeError
+
+DEMO_SECONDS = 20.0
+
+
+def demo_config_path() -> Path:
+    return Path(str(resources.files("rtpose") / "configs" / "demo.toml"))
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, default_seconds: float | None) -> None:
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=default_seconds,
+        help=f"stop after this many seconds (default: {default_seconds or 'run until Ctrl-C'})",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="run folder (default: <record.root>/<timestamp>)")
+    parser.add_argument("--quiet", action="store_true", help="no live status line")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rtpose",
+        description="Low-latency closed-loop pose estimation: camera → pose model → rules → DAQ outputs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="run the full closed loop on the embedded default (synthetic flies, demo model, sim DAQ)",
+        description=(
+            "Runs the closed loop on the embedded default rig: a synthetic camera showing two flies, "
+            "the bundled demo model in ONNX Runtime on the CPU, the male-approach rule driving a "
+            "simulated DAQ output, poses on ZeroMQ at tcp://127.0.0.1:5555, and every frame recorded "
+            "to a run folder. Ctrl-C stops early (outputs off, records kept)."
+        ),
+    )
+    _add_run_arguments(demo, DEMO_SECONDS)
+    run = commands.add_parser("run", help="run the closed loop from a rig config (TOML)")
+    run.add_argument("config", type=Path, help="rig config, e.g. a copy of the demo's (rtpose check --show-demo)")
+    _add_run_arguments(run, None)
+    check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
+    check.add_argument("config", type=Path, nargs="?", help="rig config to check")
+    check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
+    commands.add_parser(
+        "export",
+        help="export models to rtpose model packages (`rtpose export demo --help`); needs rtpose[export]",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        return _export(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _run(load_config(demo_config_path()), demo_config_path().parent, args)
+        if args.command == "run":
+            return _run(load_config(args.config), args.config.parent, args)
+        if args.command == "check":
+            return _check(args)
+    except RtposeError as error:
+        print(f"rtpose: {error}", file=sys.stderr)
+        return 2
+    return 2
+
+
+def _export(argv: list[str]) -> int:
+    try:
+        from export.cli import main as export_main
+    except ImportError as error:
+        print(
+            f"rtpose export needs the exporter's dependencies ({error.name} is missing). "
+            "Install them with: pip install torch==2.13.0 && pip install 'rtpose[export]'",
+            file=sys.stderr,
+        )
+        return 2
+    return export_main(argv)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rtpose.config_check import check_config
+
+    if args.show_demo:
+        print(demo_config_path().read_text(encoding="utf-8"))
+        return 0
+    if args.config is None:
+        print("rtpose check: give a config file (or --show-demo)", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    checked = check_config(config, args.config.parent)
+    metadata = checked.metadata
+    print(
+        f"{args.config}: OK — model {metadata.name!r} ({checked.model_path}), "
+        f"{metadata.input.height}×{metadata.input.width}×{metadata.input.channels}, "
+        f"K={metadata.max_instances}, nodes {metadata.node_names}; rules {[r.name for r in config.rules]}; "
+        f"outputs {[o.name for o in config.daq.outputs]} on the {config.daq.backend} DAQ"
+    )
+    return 0
+
+
+def _run(config: RigConfig, config_dir: Path, args: argparse.Namespace) -> int:
+    from rtpose.session import RunOptions, run
+
+    options = RunOptions(config_dir=config_dir, out=args.out, seconds=args.seconds, show_status=not args.quiet)
+    print(
+        f"rtpose: running ({'for ' + str(args.seconds) + ' s' if args.seconds else 'until Ctrl-C'}); "
+        f"poses on {config.stream.address if config.stream.enabled else '(streaming off)'}",
+        file=sys.stderr,
+    )
+    result = run(config, options)
+    print(format_summary(result.summary, result.run_dir))
+    if result.error:
+        print(f"rtpose: stopped: {result.error}", file=sys.stderr)
+        print(
+            "rtpose: DAQ outputs are off" if result.summary["outputs_off_at_exit"]
+            else "rtpose: WARNING: the DAQ did not confirm its outputs are off — check the rig",
+            file=sys.stderr,
+        )
+    return result.exit_code
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+
+
+def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
+    lines = [
+        f"run folder: {run_dir}",
+        f"exit: {summary['exit_reason']}; outputs off at exit: {summary['outputs_off_at_exit']}",
+        f"frames: {summary['frames_processed']} processed, {summary['frames_dropped']} dropped "
+        f"(camera produced {summary['drops']['frames_produced_by_camera']}); "
+        f"{summary['fps']:.1f} fps over {summary['duration_s']:.1f} s",
+        "latency ms        p50     p99     max",
+    ]
+    for stage, values in summary["latency_ms"].items():
+        lines.append(f"  {stage:<14}{_ms(values['p50']):>7} {_ms(values['p99']):>7} {_ms(values['max']):>7}")
+    for name, rule in summary["rules"].items():
+        lines.append(f"rule {name}: {rule['activations']} activations, active {rule['active_ms'] / 1000:.2f} s")
+    for name, output in summary["outputs"].items():
+        lines.append(
+            f"output {name}: on {output['activations']} times, {output['active_ms'] / 1000:.2f} s, "
+            f"cut by limits {output['limit_cuts']} times"
+        )
+    for name, channel in summary["side_channels"].items():
+        lines.append(f"{name}: {channel['handled']} frames, {channel['dropped']} dropped")
+    return "\n".join(lines)

@@ -1,0 +1,219 @@
+"""The rig config: TOML, validated strictly at load time.
+
+Every model forbids unknown keys, and every error names the field (``camera.fps``) and says
+what to do. Validation that needs files (the model package, frame size against the model) is in
+``rtpose.config_check`` so that this module stays free of I/O beyond reading the TOML.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rtpose.core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class FramePolicy(str, Enum):
+    LATEST = "latest"
+    """Closed loop: process the newest frame, count the skipped ones as dropped."""
+    EVERY = "every"
+    """Replay and benchmarks: process every frame in order (the camera waits for the loop)."""
+
+
+class SyntheticCameraConfig(_Section):
+    backend: Literal["synthetic"] = "synthetic"
+    fps: float = Field(default=60.0, gt=0, le=2000)
+    """Frame rate the synthetic camera produces frames at, in frames per second."""
+    frame_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = (256, 256)
+    """Frame height and width in pixels; must match the model's input size."""
+    seed: int = 0
+    """Seed of the scene: the same seed gives the same fly trajectories and noise."""
+    approach_period_s: float = Field(default=8.0, gt=1.0)
+    """Scripted male-approach episodes repeat with this period."""
+    approach_duration_s: float = Field(default=4.0, gt=0.5)
+    """How long the male stays behind the female in each scripted episode."""
+
+    @model_validator(mode="after")
+    def _episode_fits(self) -> SyntheticCameraConfig:
+        if self.approach_duration_s >= self.approach_period_s - 1.0:
+            raise ValueError("approach_duration_s must be at least 1 s shorter than approach_period_s")
+        return self
+
+
+CameraConfig = SyntheticCameraConfig
+
+
+class ModelConfig(_Section):
+    path: str = "demo"
+    """Model package folder (relative to the config file), or "demo" for the bundled demo model."""
+    backend: Literal["onnxruntime"] = "onnxruntime"
+    """Inference backend."""
+    threads: int = Field(default=1, ge=1, le=64)
+    """Intra-op threads for the CPU backend; the loop, grab and side channels have their own."""
+
+
+class IdentityConfig(_Section):
+    method: Literal["size"] = "size"
+    """"size": animals are told apart by body length (head to abdomen), in the order of ``animals``."""
+    animals: list[str] = Field(default_factory=lambda: ["female", "male"], min_length=1)
+    """Animal names, largest first for the "size" method."""
+    length_nodes: tuple[str, str, str] = ("head", "thorax", "abdomen")
+    """Nodes whose summed segment lengths measure body size for the "size" method."""
+
+    @field_validator("animals")
+    @classmethod
+    def _unique(cls, animals: list[str]) -> list[str]:
+        if len(set(animals)) != len(animals):
+            raise ValueError("animal names must be unique")
+        return animals
+
+
+class DistanceRuleConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    """Rule name, used in events, the summary and the ZeroMQ topic ``event.<name>``."""
+    kind: Literal["distance_below"] = "distance_below"
+    from_point: str = Field(pattern=r"^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$")
+    """``animal.node``, e.g. ``male.head``."""
+    to_point: str = Field(pattern=r"^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$")
+    """``animal.node``, e.g. ``female.abdomen``."""
+    max_distance_px: float = Field(gt=0)
+    """The condition holds while the distance is below this, in pixels."""
+    min_duration_ms: float = Field(default=0.0, ge=0)
+    """The rule activates once the condition has held this long."""
+    release_ms: float = Field(default=0.0, ge=0)
+    """The rule deactivates once the condition has been false this long."""
+    output: str | None = None
+    """DAQ output the rule drives while active (a name from ``daq.outputs``), or none."""
+
+
+RuleConfig = DistanceRuleConfig
+
+
+class DigitalOutputConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    """Output name, referred to by rules."""
+    kind: Literal["digital"] = "digital"
+    line: str = "Dev1/port0/line0"
+    """Physical line (NI-DAQmx naming); the sim DAQ only records it."""
+    max_on_ms: float = Field(default=10_000.0, gt=0)
+    """Safety bound: the output is forced off after being on this long."""
+    max_duty_cycle: float = Field(default=0.5, gt=0, le=1)
+    """Safety bound: on-time over ``duty_window_ms`` is capped at this fraction."""
+    duty_window_ms: float = Field(default=60_000.0, gt=0)
+    """Window over which the duty cycle is measured."""
+
+
+class DaqConfig(_Section):
+    backend: Literal["sim"] = "sim"
+    """"sim": simulated DAQ that records every write with its timestamp."""
+    outputs: list[DigitalOutputConfig] = Field(default_factory=list)
+
+
+class StreamConfig(_Section):
+    enabled: bool = True
+    address: str = "tcp://127.0.0.1:5555"
+    """ZeroMQ PUB address poses and events are published on."""
+    camera_name: str = "cam0"
+    """Topic suffix: poses go out on ``pose.<camera_name>``."""
+    queue_size: int = Field(default=256, ge=1)
+    """Frames waiting to be sent; when full, new frames are dropped and counted."""
+
+
+class RecordConfig(_Section):
+    root: str = "runs"
+    """Folder under which each run gets its own folder (relative to the working directory)."""
+    queue_size: int = Field(default=4096, ge=16)
+    """Frame records waiting to be written; overflow is counted in the summary."""
+
+
+class LoopConfig(_Section):
+    frame_policy: FramePolicy = FramePolicy.LATEST
+    stall_timeout_ms: float = Field(default=1000.0, gt=0)
+    """Watchdog: outputs are forced off if the loop makes no progress for this long."""
+    status_interval_s: float = Field(default=0.5, gt=0)
+    """How often the live status line is refreshed."""
+
+
+class RigConfig(_Section):
+    """A whole rig: camera → model → identity → rules → DAQ, plus streaming and recording."""
+
+    camera: CameraConfig = Field(default_factory=SyntheticCameraConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    daq: DaqConfig = Field(default_factory=DaqConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> RigConfig:
+        output_names = [o.name for o in self.daq.outputs]
+        if len(set(output_names)) != len(output_names):
+            raise ValueError("daq.outputs: output names must be unique")
+        rule_names = [r.name for r in self.rules]
+        if len(set(rule_names)) != len(rule_names):
+            raise ValueError("rules: rule names must be unique")
+        for index, rule in enumerate(self.rules):
+            if rule.output is not None and rule.output not in output_names:
+                raise ValueError(
+                    f"rules.{index}.output: {rule.output!r} is not a daq output "
+                    f"(known: {output_names or 'none'}); add it under [[daq.outputs]]"
+                )
+            for field_name in ("from_point", "to_point"):
+                animal = getattr(rule, field_name).split(".")[0]
+                if animal not in self.identity.animals:
+                    raise ValueError(
+                        f"rules.{index}.{field_name}: animal {animal!r} is not in identity.animals "
+                        f"{self.identity.animals}"
+                    )
+        return self
+
+
+def _format_validation_error(error: ValidationError, source: str) -> str:
+    lines = [f"invalid rig config {source}:"]
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling; see `rtpose check --help` for the fields)"
+        elif problem["type"] == "missing":
+            message = "required field is missing"
+        else:
+            message = f"{message} (got {problem.get('input')!r})"
+        lines.append(f"  {location or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, object], source: str = "<dict>") -> RigConfig:
+    try:
+        return RigConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(error, source)) from None
+
+
+def load_config(path: Path) -> RigConfig:
+    """Read and validate a TOML rig config; raise ConfigError naming the bad field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"rig config {path} does not exist") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"rig config {path} is not valid TOML: {error}") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,5 @@
+"""Identity: which instance slot is which named animal."""
+
+from rtpose.identity.size import SizeIdentity
+
+__all__ = ["SizeIdentity"]

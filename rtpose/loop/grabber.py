@@ -1,0 +1,42 @@
+"""The grab thread: camera → frame ring, timestamping each frame at arrival."""
+
+from __future__ import annotations
+
+import threading
+
+from rtpose.camera.protocol import Camera
+from rtpose.core.clock import now_ns
+from rtpose.loop.frame_ring import FrameRing, RingClosed
+
+
+class GrabThread:
+    """Runs ``camera.grab_into`` in its own thread. A camera error is handed to the ring, so the
+    loop stops through its normal exit path (outputs off)."""
+
+    def __init__(self, camera: Camera, ring: FrameRing, timeout_s: float = 2.0) -> None:
+        self._camera = camera
+        self._ring = ring
+        self._timeout_s = timeout_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rtpose-grab", daemon=True)
+        self.frames_grabbed = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                index = self._ring.acquire_write()
+                frame_id, camera_timestamp_ns = self._camera.grab_into(self._ring.buffer(index), self._timeout_s)
+                self._ring.publish(index, frame_id, now_ns(), camera_timestamp_ns)
+                self.frames_grabbed += 1
+        except RingClosed:
+            pass
+        except BaseException as error:  # handed to the loop, which owns the exit path
+            self._ring.fail(error)
+
+    def stop(self, join_timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        self._ring.close()
+        self._thread.join(join_timeout_s)

@@ -1,0 +1,53 @@
+"""The run folder: one per run, holding everything needed to understand it afterwards.
+
+- ``config.json``: the resolved rig config; ``model.json``: the model package metadata;
+- ``frames.json`` + ``frames.bin``: the per-frame record (``rtpose.record``);
+- ``events.jsonl``: rule, output and limit events; ``summary.json``: written at exit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rtpose.core.config import RigConfig
+from rtpose.core.errors import ConfigError
+from rtpose.core.model_metadata import ModelMetadata
+
+
+def create_run_folder(config: RigConfig, out: Path | None) -> Path:
+    """Make the run folder: ``out`` if given, else ``<record.root>/<timestamp>``.
+
+    Refuses a folder that already holds a recording, so nothing recorded is overwritten.
+    """
+    if out is None:
+        root = Path(config.record.root)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = root / stamp
+        suffix = 1
+        while out.exists():
+            out = root / f"{stamp}-{suffix}"
+            suffix += 1
+    out = Path(out)
+    if (out / "frames.bin").exists() or (out / "summary.json").exists():
+        raise ConfigError(f"--out {out} already holds a recorded run; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_run_header(run_dir: Path, config: RigConfig, metadata: ModelMetadata, model_path: Path) -> None:
+    (run_dir / "config.json").write_text(
+        json.dumps(config.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
+    )
+    model = json.loads(metadata.to_json())
+    model["package_path"] = str(model_path)
+    (run_dir / "model.json").write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
+
+
+def write_summary(run_dir: Path, summary: dict[str, object]) -> Path:
+    path = run_dir / "summary.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    temporary.replace(path)
+    return path

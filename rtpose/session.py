@@ -1,0 +1,285 @@
+"""A run from start to summary: build the parts, run the loop, and take the one exit path.
+
+Order matters for safety. Everything that can be checked is checked before the DAQ is started
+(config, model package, frame size, rules against the model's nodes), so bad input never drives
+an output. Once the DAQ has started, every way out — normal end, an exception in any stage, a
+signal, camera loss — passes through one ``finally`` that first drives the outputs off, then
+stops the camera, drains the side channels (nothing recorded is lost), and writes the summary.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from rtpose import __version__
+from rtpose.camera import Camera, open_camera
+from rtpose.config_check import check_config
+from rtpose.core.clock import now_ns
+from rtpose.core.config import RigConfig
+from rtpose.core.errors import RtposeError, StageError
+from rtpose.core.frame_record import Event, frame_record_dtype
+from rtpose.daq import Daq, open_daq
+from rtpose.daq.limits import OutputController
+from rtpose.engine import load as load_engine
+from rtpose.engine.protocol import Engine
+from rtpose.identity import SizeIdentity
+from rtpose.loop.frame_ring import FrameRing
+from rtpose.loop.grabber import GrabThread
+from rtpose.loop.hot_loop import HotLoop, LoopCounters
+from rtpose.loop.side_channel import RecordRing, SideChannel
+from rtpose.loop.signals import StopRequest, stop_on_signals
+from rtpose.loop.stats import ActivityTracker
+from rtpose.loop.status import StatusThread
+from rtpose.loop.watchdog import Watchdog
+from rtpose.record.recorder import Recorder
+from rtpose.run_folder import create_run_folder, write_run_header, write_summary
+from rtpose.stream.publisher import PosePublisher
+from rtpose.triggers.rule_set import RuleSet, build_rule_set
+
+
+@dataclass
+class PartOverrides:
+    """Parts to use instead of the ones the config describes (tests, benchmarks, embedding)."""
+
+    camera: Camera | None = None
+    engine: Engine | None = None
+    daq: Daq | None = None
+    rules: RuleSet | None = None
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+    error: str | None = None
+    daq: Daq | None = field(default=None, repr=False)
+
+
+@dataclass
+class RunOptions:
+    config_dir: Path = Path(".")
+    out: Path | None = None
+    seconds: float | None = None
+    max_frames: int | None = None
+    show_status: bool = True
+    status_stream: TextIO | None = None
+    overrides: PartOverrides = field(default_factory=PartOverrides)
+
+
+def run(config: RigConfig, options: RunOptions) -> RunResult:
+    """Run the closed loop described by ``config``; return the summary and an exit code.
+
+    Raises RtposeError (ConfigError, ModelPackageError, ...) only for problems found before any
+    output was driven; after that, errors end the run through the safe exit path and are reported
+    in the result (``exit_code`` 1, ``error``) and in ``summary.json``.
+    """
+    checked = check_config(config, options.config_dir)
+    metadata = checked.metadata
+    overrides = options.overrides
+    engine = overrides.engine or load_engine(checked.model_path, config.model.backend, config.model.threads)
+    rules = overrides.rules or build_rule_set(config, metadata.node_names)
+    identity = SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
+    camera = overrides.camera or open_camera(config.camera, config.loop.frame_policy)
+    if tuple(camera.frame_shape) != metadata.frame_shape:
+        raise RtposeError(f"camera frames are {camera.frame_shape} but the model takes {metadata.frame_shape}")
+    run_dir = create_run_folder(config, options.out)
+    write_run_header(run_dir, config, metadata, checked.model_path)
+    daq = overrides.daq or open_daq(config.daq)
+    session = _Session(config, options, run_dir, engine, rules, identity, camera, daq, metadata.node_names)
+    return session.execute(metadata.max_instances)
+
+
+class _Session:
+    def __init__(
+        self,
+        config: RigConfig,
+        options: RunOptions,
+        run_dir: Path,
+        engine: Engine,
+        rules: RuleSet,
+        identity: SizeIdentity,
+        camera: Camera,
+        daq: Daq,
+        node_names: list[str],
+    ) -> None:
+        self.config, self.options, self.run_dir = config, options, run_dir
+        self.engine, self.rules, self.identity, self.camera, self.daq = engine, rules, identity, camera, daq
+        self.node_names = node_names
+        self.stop = StopRequest()
+
+    def execute(self, max_instances: int) -> RunResult:
+        config, options = self.config, self.options
+        output_names = [output.name for output in config.daq.outputs]
+        dtype = frame_record_dtype(max_instances, len(self.node_names), len(self.rules.names), len(output_names))
+        records = RecordRing(dtype, capacity=max(2 * config.record.queue_size, 1024))
+        channels: list[SideChannel] = []
+        outputs = OutputController(self.daq, list(config.daq.outputs))
+        watchdog = Watchdog(config.loop.stall_timeout_ms, self._on_stall)
+        activity = ActivityTracker(self.rules.names + output_names)
+        ring = FrameRing(tuple(self.camera.frame_shape), config.loop.frame_policy)  # type: ignore[arg-type]
+        grabber = GrabThread(self.camera, ring)
+        loop: HotLoop | None = None
+        status: StatusThread | None = None
+        error_text: str | None = None
+        exit_reason = "completed"
+        outputs_off = False
+        started_wall = time.time()
+        started_ns = now_ns()
+        try:
+            channels.append(SideChannel("recorder", Recorder(self.run_dir, dtype), records, config.record.queue_size))
+            if config.stream.enabled:
+                publisher = PosePublisher(
+                    config.stream.address,
+                    config.stream.camera_name,
+                    node_names=self.node_names,
+                    animal_names=config.identity.animals,
+                    rule_names=self.rules.names,
+                    output_names=output_names,
+                    edges=[],
+                    max_instances=max_instances,
+                )
+                channels.append(SideChannel("publisher", publisher, records, config.stream.queue_size))
+            self.daq.start()
+            loop = HotLoop(ring, self.engine, self.identity, self.rules, outputs, records, channels, watchdog, activity)
+            with stop_on_signals(self.stop):
+                self.camera.start()
+                grabber.start()
+                watchdog.start()
+                if options.show_status:
+                    status = StatusThread(
+                        loop, config.loop.status_interval_s, self._status_extra(activity), options.status_stream
+                    )
+                    status.start()
+                loop.run(self._should_stop)
+            if self.stop.reason is not None:
+                exit_reason = self.stop.reason
+        except StageError as error:
+            exit_reason, error_text = f"error in {error.stage}", str(error)
+        except KeyboardInterrupt:
+            exit_reason = "interrupted"
+        except Exception as error:
+            exit_reason = "error"
+            error_text = f"{type(error).__name__}: {error}"
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            outputs_off = outputs.all_off()  # first, before anything else can fail
+            watchdog.stop()
+            if status is not None:
+                status.stop()
+            grabber.stop()
+            for action in (self.camera.stop, self.camera.close):
+                try:
+                    action()
+                except Exception as error:
+                    error_text = error_text or f"camera shutdown: {error}"
+            if loop is not None:
+                for event in outputs.drain_events():
+                    loop.dispatch_event(event)
+                end_ns = loop.counters.last_frame_ns or now_ns()
+                if error_text:
+                    loop.dispatch_event(Event("error", exit_reason, loop.counters.last_frame_id, now_ns(), 1.0, error_text))
+                activity.finish(end_ns)
+            for channel in channels:
+                channel.close()
+            try:
+                self.daq.close()
+            except Exception as error:
+                outputs_off = False
+                error_text = error_text or f"daq close: {error}"
+            self.engine.close()
+        counters = loop.counters if loop is not None else LoopCounters()
+        summary = self._summary(
+            counters, loop, channels, outputs, watchdog, activity, grabber, ring,
+            started_wall, started_ns, exit_reason, error_text, outputs_off,
+        )
+        write_summary(self.run_dir, summary)
+        exit_code = 1 if error_text else 0
+        return RunResult(self.run_dir, summary, exit_code, error_text, self.daq)
+
+    def _on_stall(self) -> None:
+        self.daq.all_off()
+
+    def _should_stop(self, counters: LoopCounters) -> bool:
+        if self.stop.requested:
+            return True
+        if self.options.max_frames is not None and counters.frames_processed >= self.options.max_frames:
+            return True
+        if self.options.seconds is not None and counters.started_ns:
+            return now_ns() - counters.started_ns >= self.options.seconds * 1e9
+        return False
+
+    def _status_extra(self, activity: ActivityTracker) -> Any:
+        names = self.rules.names
+
+        def extra() -> str:
+            return " ".join(f"{name}:{'ON' if activity.is_active(name) else 'off'}" for name in names) or "no rules"
+
+        return extra
+
+    def _summary(
+        self,
+        counters: LoopCounters,
+        loop: HotLoop | None,
+        channels: list[SideChannel],
+        outputs: OutputController,
+        watchdog: Watchdog,
+        activity: ActivityTracker,
+        grabber: GrabThread,
+        ring: FrameRing,
+        started_wall: float,
+        started_ns: int,
+        exit_reason: str,
+        error_text: str | None,
+        outputs_off: bool,
+    ) -> dict[str, Any]:
+        duration_s = ((counters.last_frame_ns or now_ns()) - (counters.started_ns or started_ns)) / 1e9
+        frames_produced = getattr(self.camera, "frames_produced", None)
+        activities = activity.summary()
+        output_summary = {
+            name: {**activities[name], "limit_cuts": int(outputs.cuts[index])}
+            for index, name in enumerate(o.name for o in self.config.daq.outputs)
+        }
+        channel_summary = {c.name: {"handled": c.handled, "dropped": c.dropped, "error": _text(c.error)} for c in channels}
+        return {
+            "rtpose_version": __version__,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_wall)),
+            "host": {"platform": platform.platform(), "python": platform.python_version()},
+            "exit_reason": exit_reason,
+            "error": error_text,
+            "frames_processed": counters.frames_processed,
+            "frames_dropped": counters.frames_dropped,
+            "drops": {
+                "explained": (
+                    "frames_dropped counts frame-id gaps seen by the loop (frames it never processed). "
+                    "They are frames the camera produced while the loop was busy: the grab thread "
+                    "replaced them with newer ones (skipped_in_ring) or the camera overwrote them "
+                    "before the grab thread read them (skipped_by_camera). The closed-loop policy "
+                    "'latest' always processes the newest frame, so drops are expected whenever the "
+                    "loop is slower than the camera."
+                ),
+                "frames_produced_by_camera": frames_produced,
+                "frames_grabbed": grabber.frames_grabbed,
+                "skipped_in_ring": ring.skipped_in_ring,
+                "skipped_by_camera": None if frames_produced is None else max(frames_produced - grabber.frames_grabbed, 0),
+            },
+            "frame_policy": self.config.loop.frame_policy.value,
+            "duration_s": round(duration_s, 4),
+            "fps": round(counters.frames_processed / duration_s, 3) if duration_s > 0 else 0.0,
+            "latency_ms": loop.timestamps.latency_summary() if loop is not None else {},
+            "rules": {name: activities[name] for name in self.rules.names},
+            "outputs": output_summary,
+            "side_channels": channel_summary,
+            "watchdog_stalls": watchdog.stalls,
+            "outputs_off_at_exit": bool(outputs_off),
+        }
+
+
+def _text(error: BaseException | None) -> str | None:
+    return None if error is None else f"{type(error).__name__}: {error}"
