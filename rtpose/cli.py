@@ -26,7 +26,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, default_seconds: float |
         default=default_seconds,
         help=f"stop after this many seconds (default: {default_seconds or 'run until Ctrl-C'})",
     )
-    parser.add_argument("--out", type=Path, default=None, help="run folder (default: <record.root>/<timestamp>)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run folder (default: <record.root>/<timestamp>)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no live status line")
 
 
@@ -48,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(demo, DEMO_SECONDS)
     run = commands.add_parser("run", help="run the closed loop from a rig config (TOML)")
-    run.add_argument("config", type=Path, help="rig config, e.g. a copy of the demo's (rtpose check --show-demo)")
+    run.add_argument(
+        "config", type=Path, help="rig config, e.g. a copy of the demo's (rtpose check --show-demo)"
+    )
     _add_run_arguments(run, None)
     check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
@@ -89,7 +93,8 @@ def _export(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    return export_main(argv)
+    code: int = export_main(argv)
+    return code
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -116,7 +121,9 @@ def _check(args: argparse.Namespace) -> int:
 def _run(config: RigConfig, config_dir: Path, args: argparse.Namespace) -> int:
     from rtpose.session import RunOptions, run
 
-    options = RunOptions(config_dir=config_dir, out=args.out, seconds=args.seconds, show_status=not args.quiet)
+    options = RunOptions(
+        config_dir=config_dir, out=args.out, seconds=args.seconds, show_status=not args.quiet
+    )
     print(
         f"rtpose: running ({'for ' + str(args.seconds) + ' s' if args.seconds else 'until Ctrl-C'}); "
         f"poses on {config.stream.address if config.stream.enabled else '(streaming off)'}",
@@ -127,7 +134,8 @@ def _run(config: RigConfig, config_dir: Path, args: argparse.Namespace) -> int:
     if result.error:
         print(f"rtpose: stopped: {result.error}", file=sys.stderr)
         print(
-            "rtpose: DAQ outputs are off" if result.summary["outputs_off_at_exit"]
+            "rtpose: DAQ outputs are off"
+            if result.summary["outputs_off_at_exit"]
             else "rtpose: WARNING: the DAQ did not confirm its outputs are off — check the rig",
             file=sys.stderr,
         )
@@ -150,7 +158,9 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
     for stage, values in summary["latency_ms"].items():
         lines.append(f"  {stage:<14}{_ms(values['p50']):>7} {_ms(values['p99']):>7} {_ms(values['max']):>7}")
     for name, rule in summary["rules"].items():
-        lines.append(f"rule {name}: {rule['activations']} activations, active {rule['active_ms'] / 1000:.2f} s")
+        lines.append(
+            f"rule {name}: {rule['activations']} activations, active {rule['active_ms'] / 1000:.2f} s"
+        )
     for name, output in summary["outputs"].items():
         lines.append(
             f"output {name}: on {output['activations']} times, {output['active_ms'] / 1000:.2f} s, "

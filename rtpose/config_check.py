@@ -44,7 +44,7 @@ def check_config(config: RigConfig, config_dir: Path) -> CheckedConfig:
     if len(config.identity.animals) > metadata.max_instances:
         raise ConfigError(
             f"identity.animals: {len(config.identity.animals)} animals but the model finds at most "
-            f"{metadata.max_instances} instances; re-export with --max-instances {len(config.identity.animals)}"
+            f"{metadata.max_instances} instances; re-export with a larger --max-instances"
         )
     SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
     build_rule_set(config, metadata.node_names)

@@ -88,7 +88,9 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
     identity = SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
     camera = overrides.camera or open_camera(config.camera, config.loop.frame_policy)
     if tuple(camera.frame_shape) != metadata.frame_shape:
-        raise RtposeError(f"camera frames are {camera.frame_shape} but the model takes {metadata.frame_shape}")
+        raise RtposeError(
+            f"camera frames are {camera.frame_shape} but the model takes {metadata.frame_shape}"
+        )
     run_dir = create_run_folder(config, options.out)
     write_run_header(run_dir, config, metadata, checked.model_path)
     daq = overrides.daq or open_daq(config.daq)
@@ -117,11 +119,13 @@ class _Session:
     def execute(self, max_instances: int) -> RunResult:
         config, options = self.config, self.options
         output_names = [output.name for output in config.daq.outputs]
-        dtype = frame_record_dtype(max_instances, len(self.node_names), len(self.rules.names), len(output_names))
+        dtype = frame_record_dtype(
+            max_instances, len(self.node_names), len(self.rules.names), len(output_names)
+        )
         records = RecordRing(dtype, capacity=max(2 * config.record.queue_size, 1024))
         channels: list[SideChannel] = []
         outputs = OutputController(self.daq, list(config.daq.outputs))
-        watchdog = Watchdog(config.loop.stall_timeout_ms, self._on_stall)
+        watchdog = Watchdog(config.loop.stall_timeout_ms, outputs.all_off)  # thread-safe, latches off
         activity = ActivityTracker(self.rules.names + output_names)
         ring = FrameRing(tuple(self.camera.frame_shape), config.loop.frame_policy)  # type: ignore[arg-type]
         grabber = GrabThread(self.camera, ring)
@@ -133,7 +137,9 @@ class _Session:
         started_wall = time.time()
         started_ns = now_ns()
         try:
-            channels.append(SideChannel("recorder", Recorder(self.run_dir, dtype), records, config.record.queue_size))
+            channels.append(
+                SideChannel("recorder", Recorder(self.run_dir, dtype), records, config.record.queue_size)
+            )
             if config.stream.enabled:
                 publisher = PosePublisher(
                     config.stream.address,
@@ -147,14 +153,19 @@ class _Session:
                 )
                 channels.append(SideChannel("publisher", publisher, records, config.stream.queue_size))
             self.daq.start()
-            loop = HotLoop(ring, self.engine, self.identity, self.rules, outputs, records, channels, watchdog, activity)
+            loop = HotLoop(
+                ring, self.engine, self.identity, self.rules, outputs, records, channels, watchdog, activity
+            )
             with stop_on_signals(self.stop):
                 self.camera.start()
                 grabber.start()
                 watchdog.start()
                 if options.show_status:
                     status = StatusThread(
-                        loop, config.loop.status_interval_s, self._status_extra(activity), options.status_stream
+                        loop,
+                        config.loop.status_interval_s,
+                        self._status_extra(activity),
+                        options.status_stream,
                     )
                     status.start()
                 loop.run(self._should_stop)
@@ -184,7 +195,9 @@ class _Session:
                     loop.dispatch_event(event)
                 end_ns = loop.counters.last_frame_ns or now_ns()
                 if error_text:
-                    loop.dispatch_event(Event("error", exit_reason, loop.counters.last_frame_id, now_ns(), 1.0, error_text))
+                    loop.dispatch_event(
+                        Event("error", exit_reason, loop.counters.last_frame_id, now_ns(), 1.0, error_text)
+                    )
                 activity.finish(end_ns)
             for channel in channels:
                 channel.close()
@@ -196,15 +209,23 @@ class _Session:
             self.engine.close()
         counters = loop.counters if loop is not None else LoopCounters()
         summary = self._summary(
-            counters, loop, channels, outputs, watchdog, activity, grabber, ring,
-            started_wall, started_ns, exit_reason, error_text, outputs_off,
+            counters,
+            loop,
+            channels,
+            outputs,
+            watchdog,
+            activity,
+            grabber,
+            ring,
+            started_wall,
+            started_ns,
+            exit_reason,
+            error_text,
+            outputs_off,
         )
         write_summary(self.run_dir, summary)
         exit_code = 1 if error_text else 0
         return RunResult(self.run_dir, summary, exit_code, error_text, self.daq)
-
-    def _on_stall(self) -> None:
-        self.daq.all_off()
 
     def _should_stop(self, counters: LoopCounters) -> bool:
         if self.stop.requested:
@@ -219,7 +240,10 @@ class _Session:
         names = self.rules.names
 
         def extra() -> str:
-            return " ".join(f"{name}:{'ON' if activity.is_active(name) else 'off'}" for name in names) or "no rules"
+            return (
+                " ".join(f"{name}:{'ON' if activity.is_active(name) else 'off'}" for name in names)
+                or "no rules"
+            )
 
         return extra
 
@@ -246,7 +270,9 @@ class _Session:
             name: {**activities[name], "limit_cuts": int(outputs.cuts[index])}
             for index, name in enumerate(o.name for o in self.config.daq.outputs)
         }
-        channel_summary = {c.name: {"handled": c.handled, "dropped": c.dropped, "error": _text(c.error)} for c in channels}
+        channel_summary = {
+            c.name: {"handled": c.handled, "dropped": c.dropped, "error": _text(c.error)} for c in channels
+        }
         return {
             "rtpose_version": __version__,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_wall)),
@@ -267,7 +293,9 @@ class _Session:
                 "frames_produced_by_camera": frames_produced,
                 "frames_grabbed": grabber.frames_grabbed,
                 "skipped_in_ring": ring.skipped_in_ring,
-                "skipped_by_camera": None if frames_produced is None else max(frames_produced - grabber.frames_grabbed, 0),
+                "skipped_by_camera": None
+                if frames_produced is None
+                else max(frames_produced - grabber.frames_grabbed, 0),
             },
             "frame_policy": self.config.loop.frame_policy.value,
             "duration_s": round(duration_s, 4),

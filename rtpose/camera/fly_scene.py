@@ -205,8 +205,9 @@ class FlyScene:
         r2 = ((xs - self.width / 2) ** 2 + (ys - self.height / 2) ** 2) / (
             0.5 * max(self.width, self.height)
         ) ** 2
-        background = BACKGROUND_LEVEL - 20.0 * r2 + rng.normal(0.0, 2.0, size=(self.height, self.width))
-        return background.astype(np.float32)
+        noisy = BACKGROUND_LEVEL - 20.0 * r2 + rng.normal(0.0, 2.0, size=(self.height, self.width))
+        background: npt.NDArray[np.float32] = noisy.astype(np.float32)
+        return background
 
     def render_frame(self, frame_id: int, out: npt.NDArray[np.uint8]) -> None:
         """Render frame ``frame_id`` into ``out`` (H×W×1 uint8), without allocating a frame."""

@@ -35,6 +35,7 @@ class FramePolicy(str, Enum):
 
 class SyntheticCameraConfig(_Section):
     backend: Literal["synthetic"] = "synthetic"
+    """Camera backend. "synthetic": two flies with known poses (the demo's camera)."""
     fps: float = Field(default=60.0, gt=0, le=2000)
     """Frame rate the synthetic camera produces frames at, in frames per second."""
     frame_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = (256, 256)
@@ -85,6 +86,7 @@ class DistanceRuleConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
     """Rule name, used in events, the summary and the ZeroMQ topic ``event.<name>``."""
     kind: Literal["distance_below"] = "distance_below"
+    """Rule kind. "distance_below": the distance between two named points is below a threshold."""
     from_point: str = Field(pattern=r"^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$")
     """``animal.node``, e.g. ``male.head``."""
     to_point: str = Field(pattern=r"^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$")
@@ -106,6 +108,7 @@ class DigitalOutputConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
     """Output name, referred to by rules."""
     kind: Literal["digital"] = "digital"
+    """Output kind. "digital": one line, high while a rule holds it on."""
     line: str = "Dev1/port0/line0"
     """Physical line (NI-DAQmx naming); the sim DAQ only records it."""
     max_on_ms: float = Field(default=10_000.0, gt=0)
@@ -124,6 +127,7 @@ class DaqConfig(_Section):
 
 class StreamConfig(_Section):
     enabled: bool = True
+    """Publish poses and events over ZeroMQ."""
     address: str = "tcp://127.0.0.1:5555"
     """ZeroMQ PUB address poses and events are published on."""
     camera_name: str = "cam0"
@@ -141,6 +145,7 @@ class RecordConfig(_Section):
 
 class LoopConfig(_Section):
     frame_policy: FramePolicy = FramePolicy.LATEST
+    """"latest" (closed loop: newest frame, skipped frames counted) or "every" (replay: all frames)."""
     stall_timeout_ms: float = Field(default=1000.0, gt=0)
     """Watchdog: outputs are forced off if the loop makes no progress for this long."""
     status_interval_s: float = Field(default=0.5, gt=0)

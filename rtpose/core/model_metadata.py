@@ -58,7 +58,7 @@ class FilesSpec(_Strict):
 class ModelMetadata(_Strict):
     """Contents of ``rtpose-model.json``."""
 
-    format: Literal["rtpose-model"] = FORMAT_NAME
+    format: Literal["rtpose-model"] = "rtpose-model"
     format_version: int = FORMAT_VERSION
     name: str
     input: InputSpec

@@ -28,7 +28,7 @@ class SizeIdentity:
     def body_lengths_px(self, poses: Poses) -> np.ndarray:
         """Summed segment length per slot; -inf for empty slots or missing nodes."""
         chain = poses.points[:, self._node_indices]  # K×L×2
-        lengths = np.sqrt(np.square(np.diff(chain, axis=1)).sum(axis=2)).sum(axis=1)
+        lengths: np.ndarray = np.sqrt(np.square(np.diff(chain, axis=1)).sum(axis=2)).sum(axis=1)
         lengths[~poses.valid | np.isnan(lengths)] = -np.inf
         return lengths
 

@@ -78,7 +78,9 @@ class FrameRing:
             if not self._ready and self._error is None and not self._closed:
                 self._condition.wait(timeout_s)
             if self._error is not None:
-                raise CameraError(f"camera failed: {type(self._error).__name__}: {self._error}") from self._error
+                raise CameraError(
+                    f"camera failed: {type(self._error).__name__}: {self._error}"
+                ) from self._error
             if not self._ready:
                 if self._closed:
                     raise RingClosed

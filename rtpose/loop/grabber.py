@@ -28,7 +28,9 @@ class GrabThread:
         try:
             while not self._stop.is_set():
                 index = self._ring.acquire_write()
-                frame_id, camera_timestamp_ns = self._camera.grab_into(self._ring.buffer(index), self._timeout_s)
+                frame_id, camera_timestamp_ns = self._camera.grab_into(
+                    self._ring.buffer(index), self._timeout_s
+                )
                 self._ring.publish(index, frame_id, now_ns(), camera_timestamp_ns)
                 self.frames_grabbed += 1
         except RingClosed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from rtpose.core.clock import now_ns
 from rtpose.core.errors import StageError
@@ -31,13 +31,11 @@ class IdentityStage(Protocol):
 class OutputStage(Protocol):
     """What the loop needs of the DAQ layer (``rtpose.daq.limits.OutputController``)."""
 
-    states: object
+    states: Any
 
-    def update(self, desired_on: object, frame_id: int, now_ns: int) -> None: ...
+    def update(self, desired_on: Any, frame_id: int, now_ns: int) -> int: ...
 
     def drain_events(self) -> list[Event]: ...
-
-    def resync_after_all_off(self) -> None: ...
 
 
 @dataclass
@@ -74,7 +72,6 @@ class HotLoop:
         self.activity = activity
         self.timestamps = TimestampLog()
         self.counters = LoopCounters()
-        self._stall_count_seen = 0
 
     def run(self, should_stop: Callable[[LoopCounters], bool], take_timeout_s: float = 0.05) -> None:
         """Process frames until ``should_stop`` returns True (checked every iteration)."""
@@ -114,9 +111,6 @@ class HotLoop:
             raise StageError("rules", frame_id, error) from error
         rules_end_ns = now_ns()
 
-        if self.watchdog.stalls != self._stall_count_seen:  # the watchdog cut the outputs
-            self._stall_count_seen = self.watchdog.stalls
-            self.outputs.resync_after_all_off()
         try:
             self.outputs.update(self.rules.desired_on, frame_id, rules_end_ns)
         except Exception as error:

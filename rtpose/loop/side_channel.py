@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,10 +17,10 @@ from rtpose.core.frame_record import Event
 
 
 class FrameConsumer(Protocol):
-    def handle_frame(self, record: np.ndarray) -> None:
+    def handle_frame(self, record: Any) -> object:
         """Called on the channel's thread with a private copy of one record (0-d structured)."""
 
-    def handle_event(self, event: Event) -> None: ...
+    def handle_event(self, event: Event) -> object: ...
 
     def close(self) -> None: ...
 
@@ -35,7 +35,8 @@ class RecordRing:
 
     def next_slot(self) -> np.ndarray:
         """The 0-d view the loop fills for the next frame (commit with ``commit``)."""
-        return self.records[self.written % self.capacity]
+        slot: np.ndarray = self.records[self.written % self.capacity]
+        return slot
 
     def commit(self) -> int:
         sequence = self.written

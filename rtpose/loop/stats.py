@@ -39,14 +39,20 @@ class TimestampLog:
         rows = self.view(start, stop)
         index = {name: i for i, name in enumerate(TIMESTAMP_FIELDS)}
         return {
-            stage: (rows[:, index[end]] - rows[:, index[begin]]) / 1e6 for stage, (begin, end) in STAGES.items()
+            stage: (rows[:, index[end]] - rows[:, index[begin]]) / 1e6
+            for stage, (begin, end) in STAGES.items()
         }
 
     def latency_summary(self) -> dict[str, dict[str, float]]:
         summary = {}
         for stage, values in self.stage_ms().items():
             if values.size == 0:
-                summary[stage] = {"p50": float("nan"), "p99": float("nan"), "mean": float("nan"), "max": float("nan")}
+                summary[stage] = {
+                    "p50": float("nan"),
+                    "p99": float("nan"),
+                    "mean": float("nan"),
+                    "max": float("nan"),
+                }
                 continue
             summary[stage] = {
                 "p50": round(float(np.percentile(values, 50)), 4),

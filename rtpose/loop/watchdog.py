@@ -14,7 +14,7 @@ from rtpose.core.clock import now_ns
 
 
 class Watchdog:
-    def __init__(self, stall_timeout_ms: float, on_stall: Callable[[], None]) -> None:
+    def __init__(self, stall_timeout_ms: float, on_stall: Callable[[], object]) -> None:
         self._timeout_ns = round(stall_timeout_ms * 1e6)
         self._on_stall = on_stall
         self._last_beat_ns = now_ns()

@@ -40,7 +40,8 @@ class DistanceBelowRule:
         slots = np.flatnonzero(poses.identities == animal)
         if slots.size == 0:
             return None
-        return poses.points[slots[0], node]
+        point: np.ndarray = poses.points[slots[0], node]
+        return point
 
     def update(self, poses: Poses, t_ns: int) -> bool:
         a = self._point(poses, *self._from)
