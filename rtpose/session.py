@@ -24,6 +24,7 @@ from rtpose.core.clock import now_ns
 from rtpose.core.config import RigConfig
 from rtpose.core.errors import RtposeError, StageError
 from rtpose.core.frame_record import Event, frame_record_dtype
+from rtpose.core.model_metadata import ModelMetadata
 from rtpose.daq import Daq, open_daq
 from rtpose.daq.limits import OutputController
 from rtpose.engine import load as load_engine
@@ -94,8 +95,8 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
     run_dir = create_run_folder(config, options.out)
     write_run_header(run_dir, config, metadata, checked.model_path)
     daq = overrides.daq or open_daq(config.daq)
-    session = _Session(config, options, run_dir, engine, rules, identity, camera, daq, metadata.node_names)
-    return session.execute(metadata.max_instances)
+    session = _Session(config, options, run_dir, engine, rules, identity, camera, daq, metadata)
+    return session.execute()
 
 
 class _Session:
@@ -109,15 +110,17 @@ class _Session:
         identity: SizeIdentity,
         camera: Camera,
         daq: Daq,
-        node_names: list[str],
+        metadata: ModelMetadata,
     ) -> None:
         self.config, self.options, self.run_dir = config, options, run_dir
         self.engine, self.rules, self.identity, self.camera, self.daq = engine, rules, identity, camera, daq
-        self.node_names = node_names
+        self.metadata = metadata
+        self.node_names = list(metadata.node_names)
         self.stop = StopRequest()
 
-    def execute(self, max_instances: int) -> RunResult:
+    def execute(self) -> RunResult:
         config, options = self.config, self.options
+        max_instances = self.metadata.max_instances
         output_names = [output.name for output in config.daq.outputs]
         dtype = frame_record_dtype(
             max_instances, len(self.node_names), len(self.rules.names), len(output_names)
@@ -148,7 +151,7 @@ class _Session:
                     animal_names=config.identity.animals,
                     rule_names=self.rules.names,
                     output_names=output_names,
-                    edges=[],
+                    edges=list(self.metadata.edges),
                     max_instances=max_instances,
                 )
                 channels.append(SideChannel("publisher", publisher, records, config.stream.queue_size))
@@ -202,7 +205,7 @@ class _Session:
             for channel in channels:
                 channel.close()
             try:
-                self.daq.close()
+                outputs_off = bool(self.daq.close()) and outputs_off
             except Exception as error:
                 outputs_off = False
                 error_text = error_text or f"daq close: {error}"

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import demo_config_dict, demo_test_config, free_tcp_address
-from rtpose.record.reader import read_events, read_frames
 
 from rtpose.camera.fly_scene import NODE_NAMES
 from rtpose.camera.synthetic import SyntheticCamera
@@ -29,6 +28,7 @@ from rtpose.core.types import Poses
 from rtpose.daq.sim import SimDaq
 from rtpose.engine import DEMO_MODEL_DIR
 from rtpose.engine import load as load_engine
+from rtpose.record.reader import read_events, read_frames
 from rtpose.session import PartOverrides, RunOptions, run
 from rtpose.triggers.rule_set import RuleSet, build_rule_set
 

@@ -45,6 +45,8 @@ class RecordRing:
 
 
 _STOP = object()
+IDLE_POLL_S = 0.1
+"""A consumer with ``flush_if_due`` is called this often when no frames arrive."""
 
 
 class SideChannel:
@@ -75,8 +77,17 @@ class SideChannel:
             self.dropped += 1
 
     def _run(self) -> None:
+        on_idle = getattr(self._consumer, "flush_if_due", None)  # the recorder flushes when idle too
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=IDLE_POLL_S)
+            except queue.Empty:
+                if on_idle is not None and self.error is None:
+                    try:
+                        on_idle()
+                    except Exception as error:
+                        self.error = error
+                continue
             if item is _STOP:
                 return
             if self.error is not None:
