@@ -35,7 +35,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, default_seconds: float |
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtpose",
-        description="Low-latency closed-loop pose estimation: camera → pose model → rules → DAQ outputs.",
+        description="Low-latency closed-loop pose estimation: camera -> pose model -> rules -> DAQ outputs.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(

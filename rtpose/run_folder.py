@@ -23,12 +23,16 @@ def create_run_folder(config: RigConfig, out: Path | None) -> Path:
     """
     if out is None:
         root = Path(config.record.root)
+        root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = root / stamp
-        suffix = 1
-        while out.exists():
-            out = root / f"{stamp}-{suffix}"
-            suffix += 1
+        for suffix in range(1000):
+            candidate = root / (stamp if suffix == 0 else f"{stamp}-{suffix}")
+            try:
+                candidate.mkdir()  # atomic: two runs started in the same second get two folders
+                return candidate
+            except FileExistsError:
+                continue
+        raise ConfigError(f"record.root {root}: could not create a new run folder")
     out = Path(out)
     if (out / "frames.bin").exists() or (out / "summary.json").exists():
         raise ConfigError(f"--out {out} already holds a recorded run; choose a new folder")

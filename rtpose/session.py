@@ -79,24 +79,43 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
 
     Raises RtposeError (ConfigError, ModelPackageError, ...) only for problems found before any
     output was driven; after that, errors end the run through the safe exit path and are reported
-    in the result (``exit_code`` 1, ``error``) and in ``summary.json``.
+    in the result (``exit_code`` 1, ``error``) and in ``summary.json``. The exit code is also 1
+    when the DAQ did not confirm its outputs off.
     """
     checked = check_config(config, options.config_dir)
     metadata = checked.metadata
     overrides = options.overrides
-    engine = overrides.engine or load_engine(checked.model_path, config.model.backend, config.model.threads)
-    rules = overrides.rules or build_rule_set(config, metadata.node_names)
-    identity = SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
-    camera = overrides.camera or open_camera(config.camera, config.loop.frame_policy)
-    if tuple(camera.frame_shape) != metadata.frame_shape:
-        raise RtposeError(
-            f"camera frames are {camera.frame_shape} but the model takes {metadata.frame_shape}"
+    opened: list[Any] = []
+    try:
+        engine = overrides.engine or load_engine(
+            checked.model_path, config.model.backend, config.model.threads
         )
-    run_dir = create_run_folder(config, options.out)
-    write_run_header(run_dir, config, metadata, checked.model_path)
-    daq = overrides.daq or open_daq(config.daq)
+        opened.append(engine)
+        rules = overrides.rules or build_rule_set(config, metadata.node_names)
+        identity = SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
+        camera = overrides.camera or open_camera(config.camera, config.loop.frame_policy)
+        opened.append(camera)
+        if tuple(camera.frame_shape) != metadata.frame_shape:
+            raise RtposeError(
+                f"camera frames are {camera.frame_shape} but the model takes {metadata.frame_shape}"
+            )
+        run_dir = create_run_folder(config, options.out)
+        write_run_header(run_dir, config, metadata, checked.model_path)
+        daq = overrides.daq or open_daq(config.daq)
+    except BaseException:
+        for part in reversed(opened):
+            _quietly(part.close)
+        raise
     session = _Session(config, options, run_dir, engine, rules, identity, camera, daq, metadata)
     return session.execute()
+
+
+def _quietly(action: Any) -> BaseException | None:
+    try:
+        action()
+    except Exception as error:
+        return error
+    return None
 
 
 class _Session:
@@ -116,103 +135,78 @@ class _Session:
         self.engine, self.rules, self.identity, self.camera, self.daq = engine, rules, identity, camera, daq
         self.metadata = metadata
         self.node_names = list(metadata.node_names)
+        self.output_names = [output.name for output in config.daq.outputs]
         self.stop = StopRequest()
+        self.cleanup_errors: list[str] = []
 
     def execute(self) -> RunResult:
-        config, options = self.config, self.options
-        max_instances = self.metadata.max_instances
-        output_names = [output.name for output in config.daq.outputs]
+        config = self.config
         dtype = frame_record_dtype(
-            max_instances, len(self.node_names), len(self.rules.names), len(output_names)
+            self.metadata.max_instances, len(self.node_names), len(self.rules.names), len(self.output_names)
         )
         records = RecordRing(dtype, capacity=max(2 * config.record.queue_size, 1024))
-        channels: list[SideChannel] = []
         outputs = OutputController(self.daq, list(config.daq.outputs))
         watchdog = Watchdog(config.loop.stall_timeout_ms, outputs.all_off)  # thread-safe, latches off
-        activity = ActivityTracker(self.rules.names + output_names)
-        ring = FrameRing(tuple(self.camera.frame_shape), config.loop.frame_policy)  # type: ignore[arg-type]
+        activity = [ActivityTracker("rule", self.rules.names), ActivityTracker("output", self.output_names)]
+        ring = FrameRing(self.camera.frame_shape, config.loop.frame_policy)
         grabber = GrabThread(self.camera, ring)
-        loop: HotLoop | None = None
+        channels: list[SideChannel] = []
+        loop = HotLoop(
+            ring, self.engine, self.identity, self.rules, outputs, records, channels, watchdog, activity
+        )
         status: StatusThread | None = None
         error_text: str | None = None
         exit_reason = "completed"
         outputs_off = False
-        started_wall = time.time()
-        started_ns = now_ns()
-        try:
-            channels.append(
-                SideChannel("recorder", Recorder(self.run_dir, dtype), records, config.record.queue_size)
-            )
-            if config.stream.enabled:
-                publisher = PosePublisher(
-                    config.stream.address,
-                    config.stream.camera_name,
-                    node_names=self.node_names,
-                    animal_names=config.identity.animals,
-                    rule_names=self.rules.names,
-                    output_names=output_names,
-                    edges=list(self.metadata.edges),
-                    max_instances=max_instances,
+        started_wall, started_ns = time.time(), now_ns()
+        with stop_on_signals(self.stop):  # covers the cleanup too: a signal there is only noted
+            try:
+                channels.append(
+                    SideChannel("recorder", Recorder(self.run_dir, dtype), records, config.record.queue_size)
                 )
-                channels.append(SideChannel("publisher", publisher, records, config.stream.queue_size))
-            self.daq.start()
-            loop = HotLoop(
-                ring, self.engine, self.identity, self.rules, outputs, records, channels, watchdog, activity
-            )
-            with stop_on_signals(self.stop):
+                if config.stream.enabled:
+                    channels.append(
+                        SideChannel("publisher", self._publisher(), records, config.stream.queue_size)
+                    )
+                self.daq.start()
                 self.camera.start()
                 grabber.start()
                 watchdog.start()
-                if options.show_status:
+                if self.options.show_status:
                     status = StatusThread(
                         loop,
                         config.loop.status_interval_s,
-                        self._status_extra(activity),
-                        options.status_stream,
+                        self._status_extra(activity[0]),
+                        self.options.status_stream,
                     )
                     status.start()
                 loop.run(self._should_stop)
-            if self.stop.reason is not None:
-                exit_reason = self.stop.reason
-        except StageError as error:
-            exit_reason, error_text = f"error in {error.stage}", str(error)
-        except KeyboardInterrupt:
-            exit_reason = "interrupted"
-        except Exception as error:
-            exit_reason = "error"
-            error_text = f"{type(error).__name__}: {error}"
-            traceback.print_exc(file=sys.stderr)
-        finally:
-            outputs_off = outputs.all_off()  # first, before anything else can fail
-            watchdog.stop()
-            if status is not None:
-                status.stop()
-            grabber.stop()
-            for action in (self.camera.stop, self.camera.close):
-                try:
-                    action()
-                except Exception as error:
-                    error_text = error_text or f"camera shutdown: {error}"
-            if loop is not None:
-                for event in outputs.drain_events():
-                    loop.dispatch_event(event)
-                end_ns = loop.counters.last_frame_ns or now_ns()
-                if error_text:
-                    loop.dispatch_event(
-                        Event("error", exit_reason, loop.counters.last_frame_id, now_ns(), 1.0, error_text)
-                    )
-                activity.finish(end_ns)
-            for channel in channels:
-                channel.close()
-            try:
-                outputs_off = bool(self.daq.close()) and outputs_off
+                if self.stop.reason is not None:
+                    exit_reason = self.stop.reason
+            except StageError as error:
+                exit_reason, error_text = f"error in {error.stage}", str(error)
+            except KeyboardInterrupt:
+                exit_reason = "interrupted"
             except Exception as error:
-                outputs_off = False
-                error_text = error_text or f"daq close: {error}"
-            self.engine.close()
-        counters = loop.counters if loop is not None else LoopCounters()
+                exit_reason, error_text = "error", f"{type(error).__name__}: {error}"
+                traceback.print_exc(file=sys.stderr)
+            finally:
+                outputs_off = outputs.all_off()  # first, before anything else can fail
+                outputs_off = self._shutdown(
+                    loop,
+                    outputs,
+                    watchdog,
+                    status,
+                    grabber,
+                    channels,
+                    activity,
+                    exit_reason,
+                    error_text,
+                    outputs_off,
+                )
+        if self.cleanup_errors and error_text is None:
+            error_text = "; ".join(self.cleanup_errors)
         summary = self._summary(
-            counters,
             loop,
             channels,
             outputs,
@@ -227,8 +221,70 @@ class _Session:
             outputs_off,
         )
         write_summary(self.run_dir, summary)
-        exit_code = 1 if error_text else 0
+        exit_code = 1 if error_text or not outputs_off else 0
         return RunResult(self.run_dir, summary, exit_code, error_text, self.daq)
+
+    def _publisher(self) -> PosePublisher:
+        stream = self.config.stream
+        return PosePublisher(
+            stream.address,
+            stream.camera_name,
+            node_names=self.node_names,
+            animal_names=self.config.identity.animals,
+            rule_names=self.rules.names,
+            output_names=self.output_names,
+            edges=list(self.metadata.edges),
+            max_instances=self.metadata.max_instances,
+        )
+
+    def _attempt(self, step: str, action: Any) -> Any:
+        """Run one cleanup step; a failure is noted and the remaining steps still run."""
+        try:
+            return action()
+        except BaseException as error:
+            self.cleanup_errors.append(f"{step}: {type(error).__name__}: {error}")
+            return None
+
+    def _shutdown(
+        self,
+        loop: HotLoop,
+        outputs: OutputController,
+        watchdog: Watchdog,
+        status: StatusThread | None,
+        grabber: GrabThread,
+        channels: list[SideChannel],
+        activity: list[ActivityTracker],
+        exit_reason: str,
+        error_text: str | None,
+        outputs_off: bool,
+    ) -> bool:
+        """Every step after outputs-off, each guarded; returns the final outputs-off state."""
+        self._attempt("watchdog", watchdog.stop)
+        if status is not None:
+            self._attempt("status", status.stop)
+        grab_stopped = self._attempt("grab thread", grabber.stop)
+        if grab_stopped:
+            self._attempt("camera stop", self.camera.stop)
+        else:
+            self.cleanup_errors.append("camera: the grab thread did not return; camera left open")
+        if grab_stopped:
+            self._attempt("camera close", self.camera.close)
+        for event in outputs.drain_events():
+            loop.dispatch_event(event, block_s=1.0)
+        if error_text:
+            loop.dispatch_event(
+                Event("error", exit_reason, loop.counters.last_frame_id, now_ns(), 1.0, error_text),
+                block_s=1.0,
+            )
+        end_ns = loop.counters.last_frame_ns or now_ns()
+        for tracker in activity:
+            tracker.finish(end_ns)
+        for channel in channels:
+            if not self._attempt(f"{channel.name} close", channel.close):
+                self.cleanup_errors.append(f"{channel.name}: {channel.error}")
+        closed_off = self._attempt("daq close", self.daq.close)
+        self._attempt("engine close", self.engine.close)
+        return bool(outputs_off and closed_off)
 
     def _should_stop(self, counters: LoopCounters) -> bool:
         if self.stop.requested:
@@ -252,12 +308,11 @@ class _Session:
 
     def _summary(
         self,
-        counters: LoopCounters,
-        loop: HotLoop | None,
+        loop: HotLoop,
         channels: list[SideChannel],
         outputs: OutputController,
         watchdog: Watchdog,
-        activity: ActivityTracker,
+        activity: list[ActivityTracker],
         grabber: GrabThread,
         ring: FrameRing,
         started_wall: float,
@@ -266,12 +321,13 @@ class _Session:
         error_text: str | None,
         outputs_off: bool,
     ) -> dict[str, Any]:
+        counters = loop.counters
+        rule_activity, output_activity = activity[0].summary(), activity[1].summary()
         duration_s = ((counters.last_frame_ns or now_ns()) - (counters.started_ns or started_ns)) / 1e9
         frames_produced = getattr(self.camera, "frames_produced", None)
-        activities = activity.summary()
         output_summary = {
-            name: {**activities[name], "limit_cuts": int(outputs.cuts[index])}
-            for index, name in enumerate(o.name for o in self.config.daq.outputs)
+            name: {**output_activity[name], "limit_cuts": int(outputs.cuts[index])}
+            for index, name in enumerate(self.output_names)
         }
         channel_summary = {
             c.name: {"handled": c.handled, "dropped": c.dropped, "error": _text(c.error)} for c in channels
@@ -303,11 +359,12 @@ class _Session:
             "frame_policy": self.config.loop.frame_policy.value,
             "duration_s": round(duration_s, 4),
             "fps": round(counters.frames_processed / duration_s, 3) if duration_s > 0 else 0.0,
-            "latency_ms": loop.timestamps.latency_summary() if loop is not None else {},
-            "rules": {name: activities[name] for name in self.rules.names},
+            "latency_ms": loop.timestamps.latency_summary(),
+            "rules": rule_activity,
             "outputs": output_summary,
             "side_channels": channel_summary,
             "watchdog_stalls": watchdog.stalls,
+            "cleanup_errors": self.cleanup_errors,
             "outputs_off_at_exit": bool(outputs_off),
         }
 

@@ -32,17 +32,17 @@ def test_size_identity_finds_female_and_male_in_any_slot_order() -> None:
         assert [ANIMALS[i] for i in poses.identities] == [ANIMALS[a] for a in order]
 
 
-def test_size_identity_leaves_empty_and_broken_slots_unassigned() -> None:
+def test_size_identity_assigns_nothing_when_an_animal_cannot_be_sized() -> None:
     identity = SizeIdentity(ANIMALS, list(NODE_NAMES), ("head", "thorax", "abdomen"))
     truth = FlyScene(seed=2).poses_at_frame(10)
     poses = _poses_from_truth(truth)
-    poses.valid[1] = False
+    poses.valid[1] = False  # only one fly found: which one it is cannot be told by ranking
     identity.assign(poses)
-    assert poses.identities.tolist() == [0, -1]
+    assert poses.identities.tolist() == [-1, -1]
     poses = _poses_from_truth(truth)
-    poses.points[0, 0] = np.nan  # female's head missing: she cannot be sized, so ranks last
+    poses.points[0, 0] = np.nan  # the female's head is missing: she cannot be sized
     identity.assign(poses)
-    assert poses.identities.tolist() == [1, 0]
+    assert poses.identities.tolist() == [-1, -1]
 
 
 def _rule(min_ms: float = 100.0, release_ms: float = 50.0) -> DistanceBelowRule:

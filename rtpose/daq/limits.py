@@ -12,8 +12,9 @@ An output that a bound cut or refused (or that ``all_off`` turned off) stays off
 request goes false, then true again: a held request never makes a light flicker back on.
 Bounds are checked on every ``update``, so they act with frame granularity: an output can
 overshoot a bound by at most one frame interval (the watchdog covers a stalled loop). All limit
-accounting uses the ``now_ns`` the caller passes (the frame's timestamps), so a replay reaches
-the same decisions as the live run.
+accounting uses the ``now_ns`` the caller passes. The loop passes the host clock at the output
+stage (not the frame's timestamp): the bounds protect the animal in real time, so they are
+measured in real time.
 
 Threading: ``update`` and ``drain_events`` run on the loop thread; ``all_off`` may be called
 from any thread (watchdog, signal paths). ``all_off`` drives the DAQ off first, without waiting

@@ -2,8 +2,9 @@
 
 Body size is the summed length of the segments through ``length_nodes`` (head → thorax →
 abdomen by default). Valid instances are ranked by size, largest first, and take the animal
-names in config order. It is stateless, so it cannot drift, and it needs no ID model; it fails
-when the animals are of similar size or a node is missing (that instance then ranks last).
+names in config order. It is stateless, so it cannot drift, and it needs no ID model. It cannot
+tell animals of similar size apart, and it assigns nothing in a frame where an animal is missing
+or one of its length nodes was not found.
 A tracker or a top-down ID model replaces it where sizes do not differ (a later issue).
 """
 
@@ -33,10 +34,17 @@ class SizeIdentity:
         return lengths
 
     def assign(self, poses: Poses) -> None:
-        """Write ``poses.identities`` in place: the i-th largest valid instance is animal i."""
-        lengths = self.body_lengths_px(poses)
-        order = np.argsort(-lengths, kind="stable")
+        """Write ``poses.identities`` in place: the i-th largest valid instance is animal i.
+
+        Ranking only means something when every animal is seen and measurable: with fewer
+        measurable instances than animals, or a valid instance that cannot be measured, no slot
+        gets an identity in that frame (rules on named animals are then false, never wrong).
+        """
         poses.identities.fill(NO_IDENTITY)
+        lengths = self.body_lengths_px(poses)
+        measurable = int(np.isfinite(lengths).sum())
+        if measurable < len(self.animals) or measurable < int(poses.valid.sum()):
+            return
+        order = np.argsort(-lengths, kind="stable")
         for identity, slot in enumerate(order[: len(self.animals)]):
-            if poses.valid[slot]:
-                poses.identities[slot] = identity
+            poses.identities[slot] = identity

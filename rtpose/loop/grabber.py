@@ -38,7 +38,10 @@ class GrabThread:
         except BaseException as error:  # handed to the loop, which owns the exit path
             self._ring.fail(error)
 
-    def stop(self, join_timeout_s: float = 2.0) -> None:
+    def stop(self) -> bool:
+        """Stop grabbing; True once the thread has left ``grab_into`` (the camera may be stopped)."""
         self._stop.set()
         self._ring.close()
-        self._thread.join(join_timeout_s)
+        if self._thread.is_alive():
+            self._thread.join(self._timeout_s + 1.0)
+        return not self._thread.is_alive()

@@ -59,7 +59,7 @@ class HotLoop:
         records: RecordRing,
         channels: list[SideChannel],
         watchdog: Watchdog,
-        activity: ActivityTracker,
+        activity: list[ActivityTracker],
     ) -> None:
         self.ring = ring
         self.engine = engine
@@ -78,18 +78,16 @@ class HotLoop:
         self.counters.started_ns = now_ns()
         while not should_stop(self.counters):
             taken = self.ring.take(take_timeout_s)
-            self.watchdog.beat()
             if taken is None:
-                continue
+                continue  # no beat: a camera that stops delivering frames is a stall too
             index, frame = taken
-            try:
-                self._process(index, frame)
-            finally:
-                self.watchdog.beat()
+            self._process(index, frame)
+            self.watchdog.beat()
 
     def _process(self, index: int, frame: GrabbedFrame) -> None:
         counters = self.counters
-        frame_id = frame.frame_id
+        # the ring reuses ``frame`` once the slot is released: copy what is needed after that
+        frame_id, grab_ns, camera_timestamp_ns = frame.frame_id, frame.grab_ns, frame.camera_timestamp_ns
         dropped = frame_id - counters.last_frame_id - 1 if counters.last_frame_id >= 0 else frame_id
         counters.frames_dropped += max(dropped, 0)
         counters.last_frame_id = frame_id
@@ -103,7 +101,7 @@ class HotLoop:
         engine_end_ns = now_ns()
         self.ring.release(index)
 
-        rule_time_ns = frame.camera_timestamp_ns if frame.camera_timestamp_ns is not None else frame.grab_ns
+        rule_time_ns = camera_timestamp_ns if camera_timestamp_ns is not None else grab_ns
         try:
             self.identity.assign(poses)
             self.rules.update(poses, rule_time_ns, frame_id)
@@ -121,9 +119,9 @@ class HotLoop:
         record["frame_id"] = frame_id
         record["dropped_before"] = max(dropped, 0)
         record["camera_timestamp_ns"] = (
-            NO_CAMERA_TIMESTAMP if frame.camera_timestamp_ns is None else frame.camera_timestamp_ns
+            NO_CAMERA_TIMESTAMP if camera_timestamp_ns is None else camera_timestamp_ns
         )
-        record["grab_ns"] = frame.grab_ns
+        record["grab_ns"] = grab_ns
         record["engine_start_ns"] = engine_start_ns
         record["engine_end_ns"] = engine_end_ns
         record["rules_end_ns"] = rules_end_ns
@@ -142,7 +140,7 @@ class HotLoop:
         self._dispatch_events(self.rules.drain_events())
         self._dispatch_events(self.outputs.drain_events())
 
-        self.timestamps.append(frame.grab_ns, engine_start_ns, engine_end_ns, rules_end_ns, daq_write_ns)
+        self.timestamps.append(grab_ns, engine_start_ns, engine_end_ns, rules_end_ns, daq_write_ns)
         counters.frames_processed += 1
         counters.last_frame_ns = daq_write_ns
 
@@ -150,8 +148,10 @@ class HotLoop:
         for event in events:
             self.dispatch_event(event)
 
-    def dispatch_event(self, event: Event) -> None:
-        self.activity.observe(event)
+    def dispatch_event(self, event: Event, block_s: float = 0.0) -> None:
+        """Count an event and hand it to the side channels (``block_s`` > 0 only at shutdown)."""
+        for tracker in self.activity:
+            tracker.observe(event)
         self.counters.events += 1
         for channel in self.channels:
-            channel.submit_event(event)
+            channel.submit_event(event, block_s)

@@ -57,7 +57,9 @@ class SideChannel:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=min(queue_size, ring.capacity // 2))
         self._record = np.zeros((), ring.records.dtype)
         self.dropped = 0
-        """Frames this channel never handled: its queue was full, or the ring lapped it."""
+        """Frames this channel never handled: its queue was full, the ring lapped it, or the
+        consumer had failed."""
+        self.events_dropped = 0
         self.handled = 0
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"rtpose-{name}", daemon=True)
@@ -70,11 +72,15 @@ class SideChannel:
         except queue.Full:
             self.dropped += 1
 
-    def submit_event(self, event: Event) -> None:
+    def submit_event(self, event: Event, block_s: float = 0.0) -> None:
+        """Offer an event; waits up to ``block_s`` for room (0 in the loop, > 0 at shutdown)."""
         try:
-            self._queue.put_nowait(event)
+            if block_s > 0:
+                self._queue.put(event, timeout=block_s)
+            else:
+                self._queue.put_nowait(event)
         except queue.Full:
-            self.dropped += 1
+            self.events_dropped += 1
 
     def _run(self) -> None:
         on_idle = getattr(self._consumer, "flush_if_due", None)  # the recorder flushes when idle too
@@ -91,6 +97,8 @@ class SideChannel:
             if item is _STOP:
                 return
             if self.error is not None:
+                if not isinstance(item, Event):
+                    self.dropped += 1
                 continue  # a failed consumer keeps draining so the loop is never held up
             try:
                 if isinstance(item, Event):
@@ -106,11 +114,24 @@ class SideChannel:
             except Exception as error:
                 self.error = error
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Drain what is queued, then close the consumer."""
-        self._queue.put(_STOP)
+    def close(self, timeout_s: float = 10.0) -> bool:
+        """Drain what is queued, then close the consumer; False if the consumer hung.
+
+        A hung consumer is left to its (daemon) thread: closing it from here would use it from
+        two threads at once.
+        """
+        try:
+            self._queue.put(_STOP, timeout=timeout_s)
+        except queue.Full:
+            self.error = self.error or TimeoutError(f"{self.name} did not drain its queue in {timeout_s} s")
+            return False
         self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            self.error = self.error or TimeoutError(f"{self.name} did not finish within {timeout_s} s")
+            return False
         try:
             self._consumer.close()
         except Exception as error:
             self.error = self.error or error
+            return False
+        return True

@@ -41,7 +41,7 @@ class StatusThread:
         now = now_ns()
         seconds = max((now - self._seen_ns) / 1e9, 1e-9)
         fps = (stop - self._seen_frames) / seconds
-        stages = log.stage_ms(self._seen_frames, stop)
+        stages = log.recent_stage_ms(self._seen_frames)
         self._seen_frames, self._seen_ns = stop, now
 
         def p50(name: str) -> str:
@@ -49,21 +49,18 @@ class StatusThread:
             return f"{float(np.median(values)):.1f}" if values.size else "-"
 
         return (
-            f"{fps:5.1f} fps | engine {p50('engine')} ms | grab→daq {p50('end_to_end')} ms | "
+            f"{fps:5.1f} fps | engine {p50('engine')} ms | grab-daq {p50('end_to_end')} ms | "
             f"frames {counters.frames_processed} dropped {counters.frames_dropped} | {self._extra()}"
         )
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            try:
+            try:  # the status line must never take the run down
                 text = self.line()
-            except Exception as error:  # status must never take the run down
-                text = f"(status unavailable: {error})"
-            if self._tty:
-                self._stream.write("\r\x1b[2K" + text)
-            else:
-                self._stream.write(text + "\n")
-            self._stream.flush()
+                self._stream.write("\r\x1b[2K" + text if self._tty else text + "\n")
+                self._stream.flush()
+            except Exception:
+                continue
 
     def stop(self) -> None:
         self._stop.set()
