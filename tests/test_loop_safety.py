@@ -133,22 +133,50 @@ def test_fault_in_a_stage_ends_run_with_outputs_off(tmp_path: Path, stage: str) 
     assert json.loads((result.run_dir / "summary.json").read_text())["error"] == result.error
 
 
-def test_stalled_loop_is_cut_by_the_watchdog(tmp_path: Path) -> None:
+class StallingCamera(SyntheticCamera):
+    """Stops delivering frames for a while (shorter than the grab timeout) on one grab."""
+
+    def __init__(self, stall_at: int, stall_s: float) -> None:
+        super().__init__(SyntheticCameraConfig(fps=60.0))
+        self._stall_at, self._stall_s, self._calls = stall_at, stall_s, 0
+
+    def grab_into(self, out: np.ndarray, timeout_s: float) -> tuple[int, int | None]:
+        self._calls += 1
+        if self._calls == self._stall_at:
+            time.sleep(self._stall_s)
+        return super().grab_into(out, timeout_s)
+
+
+@pytest.mark.parametrize("where", ["engine", "camera"])
+def test_stall_is_cut_by_the_watchdog(tmp_path: Path, where: str) -> None:
+    """A hung engine, or a camera that stops delivering frames, must not leave the light on."""
     config = _always_on_config(loop={"stall_timeout_ms": 200.0})
     daq = SimDaq(config.daq)
-    result, _ = _run(
-        tmp_path, PartOverrides(engine=FaultyEngine(fail_at=30, stall_s=1.0), daq=daq), config, seconds=2.0
-    )
+    overrides = PartOverrides(daq=daq)
+    if where == "engine":
+        overrides.engine = FaultyEngine(fail_at=30, stall_s=1.0)
+    else:
+        overrides.camera = StallingCamera(stall_at=30, stall_s=1.0)
+    result, _ = _run(tmp_path, overrides, config, seconds=2.0)
     assert result.summary["watchdog_stalls"] >= 1
     writes = [w for w in daq.writes if w.name == "opto"]
     first_on = next(i for i, w in enumerate(writes) if w.value)
     cut = writes[first_on + 1]
     assert cut.value is False
-    # the cut came during the stall, while the loop was blocked, not at the end of the run
+    # the cut came during the stall (between two frames 1 s apart), not at the end of the run
     frames = read_frames(result.run_dir)
-    stall_end = frames["engine_end_ns"][np.argmax(np.diff(frames["engine_start_ns"])) + 1]
-    assert cut.t_ns < stall_end
+    gap = int(np.argmax(np.diff(frames["daq_write_ns"])))
+    assert frames["daq_write_ns"][gap] < cut.t_ns < frames["daq_write_ns"][gap + 1]
+    assert cut.t_ns - frames["daq_write_ns"][gap] < 0.6e9  # within ~ the stall timeout, not 1 s
     assert result.summary["outputs_off_at_exit"] is True
+
+
+def test_unconfirmed_outputs_off_fails_the_run(tmp_path: Path) -> None:
+    config = _always_on_config()
+    daq = SimDaq(config.daq, fail_all_off=True)
+    result, _ = _run(tmp_path, PartOverrides(daq=daq), config, seconds=0.5)
+    assert result.summary["outputs_off_at_exit"] is False
+    assert result.exit_code == 1
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
