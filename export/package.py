@@ -1,0 +1,207 @@
+"""Write a model package folder: ``model.onnx`` (the fused graph) and ``rtpose-model.json``.
+
+The graph is exported with torch's ``torch.export``-based ONNX exporter (``dynamo=True``, opset
+18), the maintained path since torch 2.9; the TorchScript exporter is deprecated. Export takes a
+few seconds, mostly fixed cost. The metadata goes through ``rtpose.core.model_metadata`` so that
+the exporter and the runtime share one definition of the format (docs/model-package.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import rtpose
+from export.topdown import TopDownModel
+from rtpose.core.extras import require
+from rtpose.core.model_metadata import (
+    INPUT_NAME,
+    ONNX_FILE,
+    OUTPUT_NAMES,
+    FilesSpec,
+    InputSpec,
+    ModelMetadata,
+    StageSpec,
+    sha256_of,
+    write_metadata,
+)
+
+OPSET = 18
+EXPORTER_NAME = "rtpose-export"
+ProvenanceValue = str | int | float | None
+
+
+class ExportMismatchError(RuntimeError):
+    """The exported graph, run in ONNX Runtime, disagrees with the torch module it came from."""
+
+
+def write_package(
+    model: TopDownModel,
+    out_dir: str | Path,
+    *,
+    name: str,
+    node_names: Sequence[str],
+    edges: Sequence[tuple[int, int]] = (),
+    anchor_node: str | None = None,
+    provenance: Mapping[str, ProvenanceValue] | None = None,
+    check_frames: Sequence[np.ndarray] = (),
+) -> ModelMetadata:
+    """Export ``model`` into the package folder ``out_dir`` (created; existing files replaced).
+
+    ``check_frames`` (H×W×C uint8) are run through both the torch module and the exported graph
+    in ONNX Runtime; a disagreement raises ExportMismatchError. Returns the written metadata.
+    """
+    if len(node_names) != model.num_nodes:
+        raise ValueError(f"{len(node_names)} node names for a model with {model.num_nodes} nodes")
+    out_path = Path(out_dir)
+    out_path.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_path / ONNX_FILE
+    partial_path = out_path / (ONNX_FILE + ".partial")
+    export_onnx(model, partial_path)
+    os.replace(partial_path, onnx_path)
+    for frame in check_frames:
+        compare_with_onnxruntime(model, onnx_path, frame)
+    metadata = build_metadata(
+        model,
+        name=name,
+        node_names=node_names,
+        edges=edges,
+        anchor_node=anchor_node,
+        onnx_sha256=sha256_of(onnx_path),
+        provenance=provenance or {},
+    )
+    write_metadata(out_path, metadata)
+    return metadata
+
+
+def export_onnx(model: TopDownModel, path: Path) -> None:
+    """Export the fused module to ONNX (fixed input shape, one self-contained file)."""
+    onnx = require("onnx", "export", "exporting a model")
+    config = model.config
+    example = torch.zeros((config.frame_height, config.frame_width, config.frame_channels), dtype=torch.uint8)
+    model = model.eval()
+    with _quiet_exporter(), torch.no_grad():
+        program = torch.onnx.export(
+            model,
+            (example,),
+            None,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            optimize=True,
+            verbose=False,
+        )
+    if program is None:  # pragma: no cover - dynamo=True always returns a program
+        raise RuntimeError("torch.onnx.export returned no program")
+    graph = program.model_proto
+    _strip_debug_info(graph)
+    onnx.save_model(graph, str(path))
+    onnx.checker.check_model(str(path))
+
+
+def _strip_debug_info(graph: Any) -> None:
+    """Drop per-node stack traces and source paths: smaller, reproducible files."""
+    for node in graph.graph.node:
+        node.doc_string = ""
+        del node.metadata_props[:]
+    for value in graph.graph.value_info:
+        del value.metadata_props[:]
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's internal deprecation warnings and its torchvision log lines."""
+    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def build_metadata(
+    model: TopDownModel,
+    *,
+    name: str,
+    node_names: Sequence[str],
+    edges: Sequence[tuple[int, int]],
+    anchor_node: str | None,
+    onnx_sha256: str,
+    provenance: Mapping[str, ProvenanceValue],
+) -> ModelMetadata:
+    config = model.config
+    centroid, instance = model.centroid_net.config, model.instance_net.config
+    return ModelMetadata(
+        name=name,
+        input=InputSpec(height=config.frame_height, width=config.frame_width,
+                        channels=config.frame_channels),  # type: ignore[arg-type]
+        max_instances=config.max_instances,
+        node_names=list(node_names),
+        edges=[(int(a), int(b)) for a, b in edges],
+        anchor_node=anchor_node,
+        centroid=StageSpec(scale=config.centroid_scale, output_stride=centroid.output_stride,
+                           max_stride=centroid.max_stride, peak_threshold=config.centroid_peak_threshold),
+        instance=StageSpec(scale=config.instance_scale, output_stride=instance.output_stride,
+                           max_stride=instance.max_stride, peak_threshold=config.instance_peak_threshold,
+                           crop_size=config.crop_size),
+        integral_patch_size=config.integral_patch_size,
+        files=FilesSpec(onnx=ONNX_FILE, onnx_sha256=onnx_sha256),
+        provenance={**_exporter_provenance(), **provenance},
+    )
+
+
+def _exporter_provenance() -> dict[str, ProvenanceValue]:
+    return {
+        "exporter": EXPORTER_NAME,
+        "exporter_version": rtpose.__version__,
+        "torch_version": torch.__version__,
+        "onnx_opset": OPSET,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_onnxruntime(onnx_path: Path, frame: np.ndarray, threads: int = 1) -> list[np.ndarray]:
+    """Run the graph once in ONNX Runtime (CPU): the outputs in OUTPUT_NAMES order."""
+    ort = require("onnxruntime", "onnx", "checking an exported graph")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    outputs: list[np.ndarray] = session.run(list(OUTPUT_NAMES), {INPUT_NAME: frame})
+    return outputs
+
+
+def compare_with_onnxruntime(model: TopDownModel, onnx_path: Path, frame: np.ndarray,
+                             tolerance_px: float = 1e-3) -> None:
+    """Raise ExportMismatchError unless the graph reproduces the module on ``frame``."""
+    with torch.no_grad():
+        expected = [tensor.numpy() for tensor in model.eval()(torch.from_numpy(frame))]
+    actual = run_onnxruntime(onnx_path, frame)
+    for output_name, want, got in zip(OUTPUT_NAMES, expected, actual, strict=True):
+        if want.shape != got.shape or want.dtype != got.dtype:
+            raise ExportMismatchError(
+                f"{output_name}: torch gives {want.dtype}{list(want.shape)}, "
+                f"the graph {got.dtype}{list(got.shape)}"
+            )
+        if want.dtype == np.bool_:
+            same = bool(np.array_equal(want, got))
+        else:
+            same = bool(np.allclose(want, got, rtol=0.0, atol=tolerance_px, equal_nan=True))
+        if not same:
+            raise ExportMismatchError(f"{output_name}: the exported graph differs from the torch module")

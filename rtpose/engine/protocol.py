@@ -1,0 +1,71 @@
+"""The Engine Protocol: one model package, frames in, poses out.
+
+Lifecycle:
+1. ``rtpose.engine.load(path, backend, threads)`` validates the package (``read_metadata``: format,
+   hash of the graph) and builds the backend; the backend loads the graph and runs one warm-up
+   frame, so the first real frame does not pay for allocations.
+2. ``infer(frame)`` any number of times, from one thread at a time (the hot loop). It is
+   synchronous: when it returns, the poses are final.
+3. ``close()`` once at the end; it releases the runtime's resources and is idempotent. ``infer``
+   after ``close`` raises EngineError.
+
+Frames: uint8, H×W or H×W×C with the package's H, W and C (``metadata.frame_shape``); an H×W frame
+is taken as one channel. Engines do not keep references to the frame after ``infer`` returns, so
+the caller may reuse its buffer. The returned Poses own their arrays (nothing is overwritten by
+later frames).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from rtpose.core.errors import EngineError
+from rtpose.core.model_metadata import ModelMetadata
+from rtpose.core.types import ImageArray, Poses
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the hot loop needs from an inference backend."""
+
+    metadata: ModelMetadata
+
+    def infer(self, frame: npt.NDArray[np.uint8]) -> Poses:
+        """Poses found in one frame (uint8 H×W or H×W×C); raises EngineError on a bad frame."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's resources; idempotent."""
+        ...
+
+
+def check_frame(frame: npt.NDArray[np.uint8], metadata: ModelMetadata) -> ImageArray:
+    """The frame as the graph takes it (H×W×C, C-contiguous), or EngineError saying why not.
+
+    Adds the channel axis of an H×W frame (a view, no copy); copies only a non-contiguous frame.
+    """
+    expected = metadata.frame_shape
+    if not isinstance(frame, np.ndarray):
+        raise EngineError(
+            f"frame must be a numpy array of uint8 {_shape_text(expected)}, got {type(frame).__name__}"
+        )
+    if frame.dtype != np.uint8:
+        raise EngineError(
+            f"frame must be uint8 {_shape_text(expected)} (model {metadata.name!r}), got {frame.dtype} "
+            f"{_shape_text(frame.shape)}"
+        )
+    if frame.ndim == 2:
+        frame = frame[:, :, None]
+    if frame.shape != expected:
+        raise EngineError(
+            f"frame must be {_shape_text(expected)} (H×W×C) for model {metadata.name!r}, got "
+            f"{_shape_text(frame.shape)}; set the camera's frame size to the model's input size"
+        )
+    return np.ascontiguousarray(frame)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(size) for size in shape) if shape else "a scalar"
