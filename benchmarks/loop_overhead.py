@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rtpose.record.reader import read_frames
 
 from rtpose.camera.fly_scene import FlyScene
 from rtpose.cli import demo_config_path
@@ -31,6 +30,7 @@ from rtpose.core.config import load_config, parse_config
 from rtpose.core.types import Poses
 from rtpose.engine import DEMO_MODEL_DIR
 from rtpose.engine import load as load_engine
+from rtpose.record.reader import read_frames
 from rtpose.session import PartOverrides, RunOptions, run
 
 

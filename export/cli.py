@@ -30,10 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
             "rtpose's fly scene, on the CPU, then export them as one fused model package."
         ),
     )
-    demo.add_argument("-o", "--out", type=Path, default=DEMO_MODEL_DIR,
-                      help=f"package folder to write (default: the bundled demo model, {DEMO_MODEL_DIR})")
-    demo.add_argument("--steps", type=int, default=None,
-                      help="training steps per stage (default 1200; a few give a quick, inaccurate model)")
+    demo.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=DEMO_MODEL_DIR,
+        help=f"package folder to write (default: the bundled demo model, {DEMO_MODEL_DIR})",
+    )
+    demo.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps per stage (default 1200; a few give a quick, inaccurate model)",
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed for frames and weights (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser

@@ -236,4 +236,3 @@ def finite_or_zero(values: torch.Tensor) -> torch.Tensor:
 def scaled_size(size: int, scale: float) -> int:
     """sleap-nn's stage size: ``int(size * scale)`` (truncation, step 3)."""
     return int(size * scale)
-

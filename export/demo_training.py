@@ -38,8 +38,7 @@ from rtpose.camera.fly_scene import EDGES, NODE_NAMES, random_training_poses, re
 from rtpose.core.model_metadata import ModelMetadata
 
 ANCHOR_NODE = "thorax"
-WING_SWAP = [NODE_NAMES.index(name) for name in
-             ("head", "thorax", "abdomen", "wing_right", "wing_left")]
+WING_SWAP = [NODE_NAMES.index(name) for name in ("head", "thorax", "abdomen", "wing_right", "wing_left")]
 
 
 @dataclass(frozen=True)
@@ -70,17 +69,28 @@ class DemoTrainingSettings:
 
 def demo_networks(settings: DemoTrainingSettings) -> tuple[UNet, UNet]:
     def config(output_channels: int, head_name: str) -> UNetConfig:
-        return UNetConfig(output_channels=output_channels, head_name=head_name, filters=settings.filters,
-                          filters_rate=settings.filters_rate, max_stride=settings.max_stride,
-                          output_stride=settings.output_stride)
+        return UNetConfig(
+            output_channels=output_channels,
+            head_name=head_name,
+            filters=settings.filters,
+            filters_rate=settings.filters_rate,
+            max_stride=settings.max_stride,
+            output_stride=settings.output_stride,
+        )
 
     return UNet(config(1, CENTROID_HEAD)), UNet(config(len(NODE_NAMES), CENTERED_INSTANCE_HEAD))
 
 
 def demo_topdown_config(settings: DemoTrainingSettings) -> TopDownConfig:
     height, width = settings.frame_size
-    return TopDownConfig(frame_height=height, frame_width=width, frame_channels=1, max_instances=2,
-                         centroid_scale=settings.centroid_scale, crop_size=settings.crop_size)
+    return TopDownConfig(
+        frame_height=height,
+        frame_width=width,
+        frame_channels=1,
+        max_instances=2,
+        centroid_scale=settings.centroid_scale,
+        crop_size=settings.crop_size,
+    )
 
 
 def train_demo_package(
@@ -98,8 +108,12 @@ def train_demo_package(
     settings = settings or DemoTrainingSettings()
     settings = replace(settings, seed=seed)
     if steps is not None:
-        settings = replace(settings, centroid_steps=steps, instance_steps=steps,
-                           pool_frames=min(settings.pool_frames, max(16, steps)))
+        settings = replace(
+            settings,
+            centroid_steps=steps,
+            instance_steps=steps,
+            pool_frames=min(settings.pool_frames, max(16, steps)),
+        )
     started = time.perf_counter()
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(settings.torch_threads)
@@ -123,12 +137,21 @@ def train_demo_package(
     }
     for key, value in asdict(settings).items():
         provenance[f"training.{key}"] = value if not isinstance(value, tuple) else "x".join(map(str, value))
-    return write_package(model, out_dir, name="rtpose-demo-flies", node_names=NODE_NAMES, edges=EDGES,
-                         anchor_node=ANCHOR_NODE, provenance=provenance, check_frames=[frames[0]])
+    return write_package(
+        model,
+        out_dir,
+        name="rtpose-demo-flies",
+        node_names=NODE_NAMES,
+        edges=EDGES,
+        anchor_node=ANCHOR_NODE,
+        provenance=provenance,
+        check_frames=[frames[0]],
+    )
 
 
-def render_pool(settings: DemoTrainingSettings, rng: np.random.Generator,
-                progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def render_pool(
+    settings: DemoTrainingSettings, rng: np.random.Generator, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W, 1) uint8 frames and their (N, 2, J, 2) float32 poses."""
     height, width = settings.frame_size
     frames = np.empty((settings.pool_frames, height, width, 1), np.uint8)
@@ -170,8 +193,14 @@ def gaussian_maps(points: torch.Tensor, height: int, width: int, stride: int, si
     return torch.nan_to_num(maps, nan=0.0)
 
 
-def train_centroid_stage(net: UNet, frames: np.ndarray, poses: np.ndarray, settings: DemoTrainingSettings,
-                         rng: np.random.Generator, progress: bool) -> float:
+def train_centroid_stage(
+    net: UNet,
+    frames: np.ndarray,
+    poses: np.ndarray,
+    settings: DemoTrainingSettings,
+    rng: np.random.Generator,
+    progress: bool,
+) -> float:
     height, width = settings.frame_size
     scaled_hw = (int(height * settings.centroid_scale), int(width * settings.centroid_scale))
     resize = AntialiasedResize((height, width), scaled_hw)
@@ -206,8 +235,14 @@ def close_encounter_weights(poses: np.ndarray, settings: DemoTrainingSettings) -
     return probabilities
 
 
-def train_instance_stage(net: UNet, frames: np.ndarray, poses: np.ndarray, settings: DemoTrainingSettings,
-                         rng: np.random.Generator, progress: bool) -> float:
+def train_instance_stage(
+    net: UNet,
+    frames: np.ndarray,
+    poses: np.ndarray,
+    settings: DemoTrainingSettings,
+    rng: np.random.Generator,
+    progress: bool,
+) -> float:
     anchor = NODE_NAMES.index(ANCHOR_NODE)
     crop = settings.crop_size
     stride = settings.output_stride
@@ -234,8 +269,14 @@ def train_instance_stage(net: UNet, frames: np.ndarray, poses: np.ndarray, setti
     return _fit(net, batches(), settings.instance_steps, settings, progress, "instance stage")
 
 
-def _fit(net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: int,
-         settings: DemoTrainingSettings, progress: bool, label: str) -> float:
+def _fit(
+    net: nn.Module,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    steps: int,
+    settings: DemoTrainingSettings,
+    progress: bool,
+    label: str,
+) -> float:
     """Adam on the MSE of the maps, cosine decay of the learning rate; returns the last loss."""
     net.train()
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
@@ -267,6 +308,7 @@ def _progress(iterable: range, enabled: bool, label: str) -> Iterator[int]:
         return iter(iterable)
     from tqdm import tqdm
 
-    bar: Iterator[int] = tqdm(iterable, desc=label, unit="step" if "stage" in label else "frame",
-                              dynamic_ncols=True, leave=True)
+    bar: Iterator[int] = tqdm(
+        iterable, desc=label, unit="step" if "stage" in label else "frame", dynamic_ncols=True, leave=True
+    )
     return bar

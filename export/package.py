@@ -149,17 +149,24 @@ def build_metadata(
     centroid, instance = model.centroid_net.config, model.instance_net.config
     return ModelMetadata(
         name=name,
-        input=InputSpec(height=config.frame_height, width=config.frame_width,
-                        channels=config.frame_channels),  # type: ignore[arg-type]
+        input=InputSpec(height=config.frame_height, width=config.frame_width, channels=config.frame_channels),  # type: ignore[arg-type]
         max_instances=config.max_instances,
         node_names=list(node_names),
         edges=[(int(a), int(b)) for a, b in edges],
         anchor_node=anchor_node,
-        centroid=StageSpec(scale=config.centroid_scale, output_stride=centroid.output_stride,
-                           max_stride=centroid.max_stride, peak_threshold=config.centroid_peak_threshold),
-        instance=StageSpec(scale=config.instance_scale, output_stride=instance.output_stride,
-                           max_stride=instance.max_stride, peak_threshold=config.instance_peak_threshold,
-                           crop_size=config.crop_size),
+        centroid=StageSpec(
+            scale=config.centroid_scale,
+            output_stride=centroid.output_stride,
+            max_stride=centroid.max_stride,
+            peak_threshold=config.centroid_peak_threshold,
+        ),
+        instance=StageSpec(
+            scale=config.instance_scale,
+            output_stride=instance.output_stride,
+            max_stride=instance.max_stride,
+            peak_threshold=config.instance_peak_threshold,
+            crop_size=config.crop_size,
+        ),
         integral_patch_size=config.integral_patch_size,
         files=FilesSpec(onnx=ONNX_FILE, onnx_sha256=onnx_sha256),
         provenance={**_exporter_provenance(), **provenance},
@@ -187,8 +194,9 @@ def run_onnxruntime(onnx_path: Path, frame: np.ndarray, threads: int = 1) -> lis
     return outputs
 
 
-def compare_with_onnxruntime(model: TopDownModel, onnx_path: Path, frame: np.ndarray,
-                             tolerance_px: float = 1e-3) -> None:
+def compare_with_onnxruntime(
+    model: TopDownModel, onnx_path: Path, frame: np.ndarray, tolerance_px: float = 1e-3
+) -> None:
     """Raise ExportMismatchError unless the graph reproduces the module on ``frame``."""
     with torch.no_grad():
         expected = [tensor.numpy() for tensor in model.eval()(torch.from_numpy(frame))]

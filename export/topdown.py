@@ -130,8 +130,10 @@ class TopDownModel(nn.Module):
             matched_hw = (round(config.frame_height * s), round(config.frame_width * s))
             self.size_match = AntialiasedResize(frame_hw, matched_hw)
         model_hw = config.model_hw
-        centroid_hw = (scaled_size(model_hw[0], config.centroid_scale),
-                       scaled_size(model_hw[1], config.centroid_scale))
+        centroid_hw = (
+            scaled_size(model_hw[0], config.centroid_scale),
+            scaled_size(model_hw[1], config.centroid_scale),
+        )
         self.centroid_resize = AntialiasedResize(model_hw, centroid_hw) if centroid_hw != model_hw else None
         crop_hw = (config.crop_size, config.crop_size)
         instance_hw = (scaled_size(config.crop_size, config.instance_scale),) * 2
@@ -169,8 +171,9 @@ class TopDownModel(nn.Module):
         small = self.centroid_resize(image) if self.centroid_resize is not None else image
         small = pad_to_multiple(small, self.centroid_net.config.max_stride) / 255.0
         centroid_map = self.centroid_net(small[None])[0, 0]
-        rows, cols, values, valid = top_k_peaks(centroid_map, config.centroid_peak_threshold,
-                                                config.max_instances)
+        rows, cols, values, valid = top_k_peaks(
+            centroid_map, config.centroid_peak_threshold, config.max_instances
+        )
         dx, dy = integral_offsets(centroid_map[None], rows[None], cols[None], config.integral_patch_size)
         stride = self.centroid_net.config.output_stride
         peaks = torch.stack((cols.to(torch.float32) + dx[0], rows.to(torch.float32) + dy[0]), dim=-1)
@@ -193,9 +196,18 @@ class TopDownModel(nn.Module):
         maps = self.instance_net(crops)  # (K, J, h, w)
         slots, nodes, height, width = maps.shape
         rows, cols, values = global_peaks(maps)
-        dx, dy = integral_offsets(maps.reshape(slots * nodes, height, width), rows.reshape(-1, 1),
-                                  cols.reshape(-1, 1), config.integral_patch_size)
-        peaks = torch.stack((cols.to(torch.float32) + dx.reshape(slots, nodes),
-                             rows.to(torch.float32) + dy.reshape(slots, nodes)), dim=-1)
+        dx, dy = integral_offsets(
+            maps.reshape(slots * nodes, height, width),
+            rows.reshape(-1, 1),
+            cols.reshape(-1, 1),
+            config.integral_patch_size,
+        )
+        peaks = torch.stack(
+            (
+                cols.to(torch.float32) + dx.reshape(slots, nodes),
+                rows.to(torch.float32) + dy.reshape(slots, nodes),
+            ),
+            dim=-1,
+        )
         points = peaks * self.instance_net.config.output_stride / config.instance_scale
         return points + top_left[:, None, :], values

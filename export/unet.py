@@ -122,8 +122,15 @@ class ConvBlock(nn.Module):
 class UpsamplingBlock(nn.Module):
     """Bilinear ×2, concatenate (skip, upsampled) when there is a skip, then (conv, ReLU) × n."""
 
-    def __init__(self, prefix: str, in_channels: int, skip_channels: int, filters: int, num_convs: int,
-                 kernel_size: int) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        in_channels: int,
+        skip_channels: int,
+        filters: int,
+        num_convs: int,
+        kernel_size: int,
+    ) -> None:
         super().__init__()
         self.has_skip = skip_channels > 0
         layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -149,8 +156,9 @@ class Stem(nn.Module):
         for k in range(config.stem_blocks):
             filters = config.channels(k)
             self.stem_stack.append(
-                ConvBlock(f"stem{k}", channels, filters, config.convs_per_block, config.stem_kernel_size,
-                          pool=k > 0)
+                ConvBlock(
+                    f"stem{k}", channels, filters, config.convs_per_block, config.stem_kernel_size, pool=k > 0
+                )
             )
             channels = filters
         self.out_channels = channels
@@ -171,8 +179,9 @@ class Encoder(nn.Module):
             filters = config.channels(i + config.stem_blocks)
             pool = i + config.stem_blocks > 0
             self.encoder_stack.append(
-                ConvBlock(f"stack0_enc{i}", channels, filters, config.convs_per_block, config.kernel_size,
-                          pool)
+                ConvBlock(
+                    f"stack0_enc{i}", channels, filters, config.convs_per_block, config.kernel_size, pool
+                )
             )
             self.out_channels.append(filters)
             channels = filters
@@ -199,13 +208,25 @@ class Backbone(nn.Module):
             block_number = config.down_blocks + 1
             if config.convs_per_block > 1:
                 self.middle_blocks.append(
-                    ConvBlock(f"stack0_enc{block_number}_middle_expand", bottom, config.channels(depth),
-                              config.convs_per_block - 1, config.kernel_size, pool=False)
+                    ConvBlock(
+                        f"stack0_enc{block_number}_middle_expand",
+                        bottom,
+                        config.channels(depth),
+                        config.convs_per_block - 1,
+                        config.kernel_size,
+                        pool=False,
+                    )
                 )
                 block_number += 1
             self.middle_blocks.append(
-                ConvBlock(f"stack0_enc{block_number}_middle_contract", config.channels(depth),
-                          config.channels(depth), 1, config.kernel_size, pool=False)
+                ConvBlock(
+                    f"stack0_enc{block_number}_middle_contract",
+                    config.channels(depth),
+                    config.channels(depth),
+                    1,
+                    config.kernel_size,
+                    pool=False,
+                )
             )
             bottom = config.channels(depth)
         decoder = Decoder(config, bottom)

@@ -149,8 +149,9 @@ def test_fused_decode_maps_peaks_to_frame_coordinates() -> None:
     instance_maps[0, 0, 3, 4] = 0.8
     instance_maps[0, 0, 3, 5] = 0.4  # integral offset +1/3 map pixel in x
     instance_maps[0, 1] = 0.1  # below the instance threshold everywhere
-    config = TopDownConfig(frame_height=64, frame_width=64, frame_channels=1, max_instances=2,
-                           centroid_scale=0.5, crop_size=16)
+    config = TopDownConfig(
+        frame_height=64, frame_width=64, frame_channels=1, max_instances=2, centroid_scale=0.5, crop_size=16
+    )
     model = TopDownModel(
         config,
         _FixedMaps(UNetConfig(output_channels=1, filters=2, max_stride=16), centroid_map),
@@ -176,9 +177,17 @@ def test_fused_decode_with_size_matching_and_instance_scale() -> None:
     centroid_map[0, 0, 5, 7] = 0.9
     instance_maps = torch.zeros(1, 1, 8, 8)
     instance_maps[0, 0, 3, 4] = 0.8
-    config = TopDownConfig(frame_height=100, frame_width=80, frame_channels=3, max_instances=1,
-                           centroid_scale=0.5, crop_size=16, instance_scale=0.5, model_height=64,
-                           model_width=64)
+    config = TopDownConfig(
+        frame_height=100,
+        frame_width=80,
+        frame_channels=3,
+        max_instances=1,
+        centroid_scale=0.5,
+        crop_size=16,
+        instance_scale=0.5,
+        model_height=64,
+        model_width=64,
+    )
     model = TopDownModel(
         config,
         _FixedMaps(UNetConfig(output_channels=1, filters=2, max_stride=16), centroid_map),

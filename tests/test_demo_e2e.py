@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import zmq
 from conftest import demo_test_config
-from rtpose.record.reader import read_events, read_frames
 
 from rtpose.camera.fly_scene import NODE_NAMES, FlyScene
 from rtpose.core.types import Poses
+from rtpose.record.reader import read_events, read_frames
 from rtpose.session import RunOptions, run
 from rtpose.triggers import DistanceBelowRule
 

@@ -16,8 +16,9 @@ from rtpose.core.model_metadata import read_metadata
 from rtpose.engine import load
 
 
-def test_export_demo_with_few_steps_writes_a_loadable_package(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_demo_with_few_steps_writes_a_loadable_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--steps", "3", "--seed", "1", "--quiet"]) == 0
     assert "wrote model package" in capsys.readouterr().out

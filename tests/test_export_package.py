@@ -26,15 +26,25 @@ NODES = ["a", "b", "c", "d", "e"]
 
 def _tiny_model() -> TopDownModel:
     torch.manual_seed(0)
-    centroid = UNet(UNetConfig(output_channels=1, head_name=CENTROID_HEAD, filters=4, filters_rate=1.5,
-                               max_stride=8))
-    instance = UNet(UNetConfig(output_channels=5, head_name=CENTERED_INSTANCE_HEAD, filters=4,
-                               filters_rate=1.5, max_stride=8))
+    centroid = UNet(
+        UNetConfig(output_channels=1, head_name=CENTROID_HEAD, filters=4, filters_rate=1.5, max_stride=8)
+    )
+    instance = UNet(
+        UNetConfig(
+            output_channels=5, head_name=CENTERED_INSTANCE_HEAD, filters=4, filters_rate=1.5, max_stride=8
+        )
+    )
     with torch.no_grad():  # lift the random maps above the thresholds, so peaks and nodes are found
         centroid.head_layers[0][CENTROID_HEAD][0].bias.fill_(0.5)
         instance.head_layers[0][CENTERED_INSTANCE_HEAD][0].bias.fill_(0.5)
-    config = TopDownConfig(frame_height=HEIGHT, frame_width=WIDTH, frame_channels=1, max_instances=3,
-                           centroid_scale=0.5, crop_size=16)
+    config = TopDownConfig(
+        frame_height=HEIGHT,
+        frame_width=WIDTH,
+        frame_channels=1,
+        max_instances=3,
+        centroid_scale=0.5,
+        crop_size=16,
+    )
     return TopDownModel(config, centroid, instance).eval()
 
 
@@ -42,8 +52,16 @@ def _tiny_model() -> TopDownModel:
 def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[TopDownModel, Path]:
     model = _tiny_model()
     out = tmp_path_factory.mktemp("export") / "tiny"
-    write_package(model, out, name="tiny", node_names=NODES, edges=[(1, 0), (1, 2)], anchor_node="b",
-                  provenance={"purpose": "test"}, check_frames=[_frame(0)])
+    write_package(
+        model,
+        out,
+        name="tiny",
+        node_names=NODES,
+        edges=[(1, 0), (1, 2)],
+        anchor_node="b",
+        provenance={"purpose": "test"},
+        check_frames=[_frame(0)],
+    )
     return model, out
 
 
@@ -100,8 +118,9 @@ def test_load_rejects_a_missing_folder(tmp_path: Path) -> None:
         load(tmp_path / "nowhere")
 
 
-def test_load_rejects_a_folder_without_metadata(tiny_package: tuple[TopDownModel, Path],
-                                                tmp_path: Path) -> None:
+def test_load_rejects_a_folder_without_metadata(
+    tiny_package: tuple[TopDownModel, Path], tmp_path: Path
+) -> None:
     _, out = tiny_package
     shutil.copy(out / ONNX_FILE, tmp_path / ONNX_FILE)
     with pytest.raises(ModelPackageError, match=f"{METADATA_FILE} is missing"):
@@ -118,8 +137,9 @@ def test_load_rejects_a_changed_graph(tiny_package: tuple[TopDownModel, Path], t
         load(copy)
 
 
-def test_load_rejects_a_graph_onnxruntime_cannot_read(tiny_package: tuple[TopDownModel, Path],
-                                                      tmp_path: Path) -> None:
+def test_load_rejects_a_graph_onnxruntime_cannot_read(
+    tiny_package: tuple[TopDownModel, Path], tmp_path: Path
+) -> None:
     _, out = tiny_package
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
@@ -141,8 +161,9 @@ def test_load_rejects_a_graph_onnxruntime_cannot_read(tiny_package: tuple[TopDow
         (np.zeros((HEIGHT, WIDTH, 1), np.float32), f"must be uint8 {HEIGHT}×{WIDTH}×1 .*got float32"),
     ],
 )
-def test_infer_rejects_a_wrong_frame(tiny_package: tuple[TopDownModel, Path], frame: np.ndarray,
-                                     message: str) -> None:
+def test_infer_rejects_a_wrong_frame(
+    tiny_package: tuple[TopDownModel, Path], frame: np.ndarray, message: str
+) -> None:
     engine = load(tiny_package[1])
     with pytest.raises(EngineError, match=message):
         engine.infer(frame)

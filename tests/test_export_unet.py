@@ -10,8 +10,16 @@ from export.unet import CENTROID_HEAD, UNet, UNetConfig  # noqa: E402
 
 
 def test_parameter_names_and_shapes_follow_sleap_nn() -> None:
-    net = UNet(UNetConfig(output_channels=1, head_name=CENTROID_HEAD, filters=16, filters_rate=2.0,
-                          max_stride=16, output_stride=2))
+    net = UNet(
+        UNetConfig(
+            output_channels=1,
+            head_name=CENTROID_HEAD,
+            filters=16,
+            filters_rate=2.0,
+            max_stride=16,
+            output_stride=2,
+        )
+    )
     shapes = {name: tuple(value.shape) for name, value in net.state_dict().items()}
     backbone = "backbone."
     expected = {
