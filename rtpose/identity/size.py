@@ -10,6 +10,9 @@ A tracker or a top-down ID model replaces it where sizes do not differ (a later 
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 from rtpose.core.errors import ConfigError
@@ -24,14 +27,16 @@ class SizeIdentity:
                 f"identity.length_nodes: {missing} are not nodes of the model (nodes: {node_names})"
             )
         self.animals = list(animals)
-        self._node_indices = np.array([node_names.index(name) for name in length_nodes])
+        self._segments = list(itertools.pairwise(node_names.index(name) for name in length_nodes))
 
-    def body_lengths_px(self, poses: Poses) -> np.ndarray:
-        """Summed segment length per slot; -inf for empty slots or missing nodes."""
-        chain = poses.points[:, self._node_indices]  # K×L×2
-        lengths: np.ndarray = np.sqrt(np.square(np.diff(chain, axis=1)).sum(axis=2)).sum(axis=1)
-        lengths[~poses.valid | np.isnan(lengths)] = -np.inf
-        return lengths
+    def _body_length_px(self, points: np.ndarray, slot: int) -> float:
+        """Summed segment length of one slot (NaN if a node is missing); scalar math, no arrays."""
+        total = 0.0
+        for a, b in self._segments:
+            ax, ay = points[slot, a]
+            bx, by = points[slot, b]
+            total += math.hypot(ax - bx, ay - by)
+        return total
 
     def assign(self, poses: Poses) -> None:
         """Write ``poses.identities`` in place: the i-th largest valid instance is animal i.
@@ -40,11 +45,21 @@ class SizeIdentity:
         measurable instances than animals, or a valid instance that cannot be measured, no slot
         gets an identity in that frame (rules on named animals are then false, never wrong).
         """
-        poses.identities.fill(NO_IDENTITY)
-        lengths = self.body_lengths_px(poses)
-        measurable = int(np.isfinite(lengths).sum())
-        if measurable < len(self.animals) or measurable < int(poses.valid.sum()):
+        # Per-frame path on K (a few) slots: plain floats, no temporary arrays (this runs right
+        # after inference, with cold caches, where every small NumPy call costs tens of µs).
+        identities = poses.identities
+        identities.fill(NO_IDENTITY)
+        points, valid = poses.points, poses.valid
+        ranked: list[tuple[float, int]] = []
+        for slot in range(len(valid)):
+            if not valid[slot]:
+                continue
+            length = self._body_length_px(points, slot)
+            if length != length:  # NaN: a valid instance that cannot be measured
+                return
+            ranked.append((-length, slot))
+        if len(ranked) < len(self.animals):
             return
-        order = np.argsort(-lengths, kind="stable")
-        for identity, slot in enumerate(order[: len(self.animals)]):
-            poses.identities[slot] = identity
+        ranked.sort()
+        for identity, (_, slot) in enumerate(ranked[: len(self.animals)]):
+            identities[slot] = identity

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from rtpose.core.config import DistanceRuleConfig
 from rtpose.core.errors import ConfigError
 from rtpose.core.types import Poses
@@ -36,17 +34,22 @@ class DistanceBelowRule:
         self._timer = HoldTimer(config.min_duration_ms, config.release_ms)
         self.last_distance_px = math.nan
 
-    def _point(self, poses: Poses, animal: int, node: int) -> np.ndarray | None:
-        slots = np.flatnonzero(poses.identities == animal)
-        if slots.size == 0:
-            return None
-        point: np.ndarray = poses.points[slots[0], node]
-        return point
+    @staticmethod
+    def _slot_of(poses: Poses, animal: int) -> int:
+        identities = poses.identities
+        for slot in range(len(identities)):
+            if identities[slot] == animal:
+                return slot
+        return -1
 
     def update(self, poses: Poses, t_ns: int) -> bool:
-        a = self._point(poses, *self._from)
-        b = self._point(poses, *self._to)
-        distance = math.nan if a is None or b is None else math.hypot(a[0] - b[0], a[1] - b[1])
+        from_slot = self._slot_of(poses, self._from[0])
+        to_slot = self._slot_of(poses, self._to[0])
+        distance = math.nan
+        if from_slot >= 0 and to_slot >= 0:
+            a = poses.points[from_slot, self._from[1]]
+            b = poses.points[to_slot, self._to[1]]
+            distance = math.hypot(a[0] - b[0], a[1] - b[1])
         self.last_distance_px = distance
         return self._timer.update(distance < self.config.max_distance_px, t_ns)
 
