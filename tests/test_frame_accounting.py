@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from conftest import demo_test_config
+
 from rtpose.record.reader import read_frames
 from rtpose.session import RunOptions, run
 
