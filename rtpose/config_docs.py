@@ -7,7 +7,7 @@ import re
 import typing
 from enum import Enum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Tag
 
 from rtpose.core.config import RigConfig
 
@@ -26,18 +26,38 @@ def _default(value: object) -> str:
     return repr(value)
 
 
-def _section(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
+def _tagged_variants(annotation: object) -> list[tuple[str, type[BaseModel]]]:
+    """The (tag, model) pairs of a discriminated union of sections (``camera``), else []."""
+    variants: list[tuple[str, type[BaseModel]]] = []
+    for member in typing.get_args(annotation):
+        if typing.get_origin(member) is not typing.Annotated:
+            return []
+        model, *metadata = typing.get_args(member)
+        tags = [item.tag for item in metadata if isinstance(item, Tag)]
+        if not (tags and isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        variants.append((tags[0], model))
+    return variants
+
+
+def _section(model: type[BaseModel], prefix: str, lines: list[str], variant: str = "") -> None:
+    """Append ``model``'s table (and its sub-sections'); ``variant`` notes which union member it is."""
     rows: list[str] = []
-    nested: list[tuple[str, type[BaseModel]]] = []
+    nested: list[tuple[str, type[BaseModel], str]] = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         origin_args = typing.get_args(annotation)
         inner = origin_args[0] if origin_args else annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            nested.append((f"{prefix}{name}", annotation))
+            nested.append((f"{prefix}{name}", annotation, variant))
+            continue
+        variants = _tagged_variants(annotation)
+        if variants:
+            for tag, member in variants:
+                nested.append((f"{prefix}{name}", member, f' with `backend = "{tag}"`'))
             continue
         if isinstance(inner, type) and issubclass(inner, BaseModel):
-            nested.append((f"{prefix}{name}[]", inner))
+            nested.append((f"{prefix}{name}[]", inner, variant))
             continue
         default = (
             "required" if field.is_required() else _default(field.get_default(call_default_factory=True))
@@ -46,14 +66,14 @@ def _section(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
         rows.append(f"| `{name}` | `{_type_name(annotation)}` | `{default}` | {description} |")
     if rows:
         lines += [
-            f"## `{prefix.rstrip('.') or '(top level)'}`",
+            f"## `{prefix.rstrip('.') or '(top level)'}`{variant}",
             "",
             "| key | type | default | meaning |",
             "|---|---|---|---|",
         ]
         lines += [*rows, ""]
-    for name, sub_model in nested:
-        _section(sub_model, f"{name}.", lines)
+    for name, sub_model, sub_variant in nested:
+        _section(sub_model, f"{name}.", lines, sub_variant)
 
 
 def render() -> str:
@@ -62,6 +82,8 @@ def render() -> str:
         "",
         "A rig config is TOML (see `rtpose check --show-demo` for a complete example). Unknown keys",
         "are errors. Arrays of tables are written `[[rules]]` and `[[daq.outputs]]`.",
+        "The `[camera]` section takes the keys of the backend its `backend` names (without",
+        "`backend`, it is the synthetic camera).",
         "Generated from the code by `python -m rtpose.config_docs`.",
         "",
     ]

@@ -93,7 +93,9 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
         opened.append(engine)
         rules = overrides.rules or build_rule_set(config, metadata.node_names)
         identity = SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
-        camera = overrides.camera or open_camera(config.camera, config.loop.frame_policy)
+        camera = overrides.camera or open_camera(
+            config.camera, config.loop.frame_policy, metadata.input.channels, options.config_dir
+        )
         opened.append(camera)
         if tuple(camera.frame_shape) != metadata.frame_shape:
             raise RtposeError(

@@ -12,7 +12,16 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rtpose.core.errors import ConfigError
 
@@ -54,7 +63,82 @@ class SyntheticCameraConfig(_Section):
         return self
 
 
-CameraConfig = SyntheticCameraConfig
+class BaslerTriggerConfig(_Section):
+    mode: Literal["free_run", "software", "hardware"] = "free_run"
+    """"free_run": the camera paces itself (``fps``). "software": rtpose triggers one exposure each
+    time the grab thread asks for a frame, so frames are never skipped at the camera. "hardware": an
+    edge on ``line`` starts each exposure."""
+    line: str = "Line1"
+    """Input line of the hardware trigger (the camera's own name: "Line1", "Line3", ...)."""
+    activation: Literal["rising", "falling"] = "rising"
+    """Which edge of the hardware trigger signal starts an exposure."""
+    delay_us: float = Field(default=0.0, ge=0)
+    """Delay from the trigger edge to the start of exposure, in microseconds."""
+
+
+class BaslerCameraConfig(_Section):
+    backend: Literal["basler"] = "basler"
+    """Camera backend. "basler": a Basler camera through pypylon (``pip install 'rtpose[basler]'``)."""
+    serial_number: str | None = None
+    """Serial number of the camera to open; none opens the first camera found (real before emulated)."""
+    width: int | None = Field(default=None, gt=0)
+    """Width of the region of interest in pixels; none uses the sensor's full width."""
+    height: int | None = Field(default=None, gt=0)
+    """Height of the region of interest in pixels; none uses the sensor's full height."""
+    offset_x: int = Field(default=0, ge=0)
+    """Left edge of the region of interest on the sensor, in pixels."""
+    offset_y: int = Field(default=0, ge=0)
+    """Top edge of the region of interest on the sensor, in pixels."""
+    pixel_format: str = "Mono8"
+    """Camera pixel format (pylon's name). Mono8 is copied as is; other formats (Mono12, RGB8, BayerRG8,
+    ...) are converted on the host to the model's channels, which costs a conversion per frame."""
+    exposure_us: float | None = Field(default=None, gt=0)
+    """Exposure time in microseconds (auto exposure is turned off); none keeps the camera's setting."""
+    gain_db: float | None = Field(default=None, ge=0)
+    """Gain in dB (auto gain is turned off); none keeps the camera's setting."""
+    fps: float | None = Field(default=None, gt=0)
+    """Frame rate limit in frames per second (free run); none lets the camera run as fast as it can."""
+    trigger: BaslerTriggerConfig = Field(default_factory=BaslerTriggerConfig)
+    """How exposures are started; the grab strategy follows ``loop.frame_policy`` ("latest": pylon's
+    LatestImageOnly, one buffer; "every": OneByOne, every frame in order)."""
+    emulator_image_folder: str | None = None
+    """pylon camera emulator only (``PYLON_CAMEMU=1``): folder of images (PNG, TIFF, BMP) it plays in name
+    order instead of its test pattern, relative to the config file. For dry runs without a camera."""
+
+
+class VideoCameraConfig(_Section):
+    backend: Literal["video"] = "video"
+    """Camera backend. "video": replays a video file (``pip install 'rtpose[video]'``)."""
+    path: str
+    """Video file to replay (any container and codec FFmpeg reads: MP4/H.264, AVI/MJPG, ...), relative
+    to the config file."""
+    realtime: bool = True
+    """True: deliver frames at the video's recorded rate. False: as fast as the loop takes them."""
+    loop: bool = False
+    """Start again from the first frame at the end; otherwise the end of the file ends the run."""
+
+
+CAMERA_BACKENDS = ("synthetic", "basler", "video")
+
+
+def _camera_backend(value: object) -> str:
+    """The camera section's tag; a section without ``backend`` is the synthetic camera."""
+    if isinstance(value, dict):
+        return str(value.get("backend", "synthetic"))
+    return str(getattr(value, "backend", "synthetic"))
+
+
+CameraConfig = Annotated[
+    Annotated[SyntheticCameraConfig, Tag("synthetic")]
+    | Annotated[BaslerCameraConfig, Tag("basler")]
+    | Annotated[VideoCameraConfig, Tag("video")],
+    Discriminator(
+        _camera_backend,
+        custom_error_type="camera_backend",
+        custom_error_message="unknown camera backend",
+    ),
+]
+"""The ``[camera]`` section: one of the backends' sections, chosen by ``backend``."""
 
 
 class ModelConfig(_Section):
@@ -191,9 +275,16 @@ class RigConfig(_Section):
 def _format_validation_error(error: ValidationError, source: str) -> str:
     lines = [f"invalid rig config {source}:"]
     for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"])
+        parts = list(problem["loc"])
+        if parts[:1] == ["camera"] and len(parts) > 1 and parts[1] in CAMERA_BACKENDS:
+            del parts[1]  # the union's tag: the user wrote ``camera.fps``, not ``camera.synthetic.fps``
+        location = ".".join(str(part) for part in parts)
         message = problem["msg"]
-        if problem["type"] == "extra_forbidden":
+        if problem["type"] == "camera_backend":
+            location = "camera.backend"
+            message = f"unknown camera backend (use one of {list(CAMERA_BACKENDS)})"
+            message += f" (got {_camera_backend(problem.get('input'))!r})"
+        elif problem["type"] == "extra_forbidden":
             message = "unknown key (check its spelling; see `rtpose check --help` for the fields)"
         elif problem["type"] == "missing":
             message = "required field is missing"

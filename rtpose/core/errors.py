@@ -23,6 +23,10 @@ class CameraError(RtposeError):
     """The camera failed or was lost."""
 
 
+class EndOfStream(CameraError):
+    """A finite source (a video file) has no more frames: the run ends normally, not as an error."""
+
+
 class EngineError(RtposeError):
     """The inference engine failed on a frame or could not be created."""
 

@@ -6,6 +6,7 @@ import threading
 
 from rtpose.camera.protocol import Camera
 from rtpose.core.clock import now_ns
+from rtpose.core.errors import EndOfStream
 from rtpose.loop.frame_ring import FrameRing, RingClosed
 
 
@@ -20,6 +21,8 @@ class GrabThread:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rtpose-grab", daemon=True)
         self.frames_grabbed = 0
+        self.end_of_stream = False
+        """The camera raised EndOfStream (a video ended): the run completed, it did not fail."""
 
     def start(self) -> None:
         self._thread.start()
@@ -35,6 +38,9 @@ class GrabThread:
                 self.frames_grabbed += 1
         except RingClosed:
             pass
+        except EndOfStream:  # a finite source ran out: the loop drains the ring, then ends normally
+            self.end_of_stream = True
+            self._ring.close()
         except BaseException as error:  # handed to the loop, which owns the exit path
             self._ring.fail(error)
 

@@ -17,7 +17,7 @@ from rtpose.core.errors import StageError
 from rtpose.core.frame_record import NO_CAMERA_TIMESTAMP, Event
 from rtpose.core.types import GrabbedFrame, Poses
 from rtpose.engine.protocol import Engine
-from rtpose.loop.frame_ring import FrameRing
+from rtpose.loop.frame_ring import FrameRing, RingClosed
 from rtpose.loop.side_channel import RecordRing, SideChannel
 from rtpose.loop.stats import ActivityTracker, TimestampLog
 from rtpose.loop.watchdog import Watchdog
@@ -74,10 +74,14 @@ class HotLoop:
         self.counters = LoopCounters()
 
     def run(self, should_stop: Callable[[LoopCounters], bool], take_timeout_s: float = 0.05) -> None:
-        """Process frames until ``should_stop`` returns True (checked every iteration)."""
+        """Process frames until ``should_stop`` returns True (checked every iteration) or the ring
+        is closed and drained (the grab thread closes it when a finite source ends)."""
         self.counters.started_ns = now_ns()
         while not should_stop(self.counters):
-            taken = self.ring.take(take_timeout_s)
+            try:
+                taken = self.ring.take(take_timeout_s)
+            except RingClosed:
+                return
             if taken is None:
                 continue  # no beat: a camera that stops delivering frames is a stall too
             index, frame = taken
