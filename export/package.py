@@ -24,6 +24,7 @@ import rtpose
 from export.topdown import TopDownModel
 from rtpose.core.extras import require
 from rtpose.core.model_metadata import (
+    CLASS_PROBS_NAME,
     INPUT_NAME,
     ONNX_FILE,
     OUTPUT_NAMES,
@@ -52,16 +53,21 @@ def write_package(
     node_names: Sequence[str],
     edges: Sequence[tuple[int, int]] = (),
     anchor_node: str | None = None,
+    class_names: Sequence[str] = (),
     provenance: Mapping[str, ProvenanceValue] | None = None,
     check_frames: Sequence[np.ndarray] = (),
 ) -> ModelMetadata:
     """Export ``model`` into the package folder ``out_dir`` (created; existing files replaced).
 
-    ``check_frames`` (H×W×C uint8) are run through both the torch module and the exported graph
-    in ONNX Runtime; a disagreement raises ExportMismatchError. Returns the written metadata.
+    ``class_names`` name the columns of ``class_probs`` for ID models (one per class of the
+    instance UNet's class head; empty otherwise). ``check_frames`` (H×W×C uint8) are run through
+    both the torch module and the exported graph in ONNX Runtime; a disagreement raises
+    ExportMismatchError. Returns the written metadata.
     """
     if len(node_names) != model.num_nodes:
         raise ValueError(f"{len(node_names)} node names for a model with {model.num_nodes} nodes")
+    if len(class_names) != model.num_classes:
+        raise ValueError(f"{len(class_names)} class names for a model with {model.num_classes} classes")
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)
     onnx_path = out_path / ONNX_FILE
@@ -76,11 +82,17 @@ def write_package(
         node_names=node_names,
         edges=edges,
         anchor_node=anchor_node,
+        class_names=class_names,
         onnx_sha256=sha256_of(onnx_path),
         provenance=provenance or {},
     )
     write_metadata(out_path, metadata)
     return metadata
+
+
+def output_names(model: TopDownModel) -> list[str]:
+    """The graph's output names: the five pose outputs, plus ``class_probs`` for ID models."""
+    return list(OUTPUT_NAMES) + ([CLASS_PROBS_NAME] if model.num_classes else [])
 
 
 def export_onnx(model: TopDownModel, path: Path) -> None:
@@ -95,7 +107,7 @@ def export_onnx(model: TopDownModel, path: Path) -> None:
             (example,),
             None,
             input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
+            output_names=output_names(model),
             opset_version=OPSET,
             dynamo=True,
             external_data=False,
@@ -144,6 +156,7 @@ def build_metadata(
     anchor_node: str | None,
     onnx_sha256: str,
     provenance: Mapping[str, ProvenanceValue],
+    class_names: Sequence[str] = (),
 ) -> ModelMetadata:
     config = model.config
     centroid, instance = model.centroid_net.config, model.instance_net.config
@@ -153,6 +166,7 @@ def build_metadata(
         max_instances=config.max_instances,
         node_names=list(node_names),
         edges=[(int(a), int(b)) for a, b in edges],
+        class_names=list(class_names),
         anchor_node=anchor_node,
         centroid=StageSpec(
             scale=config.centroid_scale,
@@ -184,13 +198,15 @@ def _exporter_provenance() -> dict[str, ProvenanceValue]:
 
 
 def run_onnxruntime(onnx_path: Path, frame: np.ndarray, threads: int = 1) -> list[np.ndarray]:
-    """Run the graph once in ONNX Runtime (CPU): the outputs in OUTPUT_NAMES order."""
+    """Run the graph once in ONNX Runtime (CPU): all its outputs, in OUTPUT_NAMES order first."""
     ort = require("onnxruntime", "onnx", "checking an exported graph")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    outputs: list[np.ndarray] = session.run(list(OUTPUT_NAMES), {INPUT_NAME: frame})
+    names = [output.name for output in session.get_outputs()]
+    ordered = [name for name in OUTPUT_NAMES if name in names] + [n for n in names if n not in OUTPUT_NAMES]
+    outputs: list[np.ndarray] = session.run(ordered, {INPUT_NAME: frame})
     return outputs
 
 
@@ -201,7 +217,9 @@ def compare_with_onnxruntime(
     with torch.no_grad():
         expected = [tensor.numpy() for tensor in model.eval()(torch.from_numpy(frame))]
     actual = run_onnxruntime(onnx_path, frame)
-    for output_name, want, got in zip(OUTPUT_NAMES, expected, actual, strict=True):
+    if len(expected) != len(actual):
+        raise ExportMismatchError(f"torch gives {len(expected)} outputs, the graph {len(actual)}")
+    for output_name, want, got in zip(output_names(model), expected, actual, strict=True):
         if want.shape != got.shape or want.dtype != got.dtype:
             raise ExportMismatchError(
                 f"{output_name}: torch gives {want.dtype}{list(want.shape)}, "

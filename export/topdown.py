@@ -10,8 +10,10 @@ coordinates.
 
 Outputs (K = max_instances, J = nodes): ``points`` (K, J, 2) float32, ``point_scores`` (K, J)
 float32, ``instance_scores`` (K,) float32, ``valid`` (K,) bool, ``centroids`` (K, 2) float32.
+With a class head on the instance UNet (sleap-nn's multi-class top-down ID models) a sixth output
+``class_probs`` (K, classes) float32 holds each crop's softmax class probabilities.
 Slots are in descending centroid score; an empty slot has valid False, NaN points and centroid,
-zero scores; a node below the instance threshold is NaN with score 0.
+zero scores and zero class probabilities; a node below the instance threshold is NaN with score 0.
 """
 
 from __future__ import annotations
@@ -143,12 +145,18 @@ class TopDownModel(nn.Module):
     def num_nodes(self) -> int:
         return self.instance_net.config.output_channels
 
+    @property
+    def num_classes(self) -> int:
+        """Identity classes of an ID model's class head; 0 without one."""
+        class_head = self.instance_net.config.class_head
+        return 0 if class_head is None else class_head.num_classes
+
     def forward(self, frame: torch.Tensor) -> tuple[torch.Tensor, ...]:
         config = self.config
         image = self.coerce_channels(frame.permute(2, 0, 1).to(torch.float32))
         image = self._match_size(image)
         centroids, instance_scores, valid = self._centroid_stage(image)
-        points, point_scores = self._instance_stage(image, centroids)
+        points, point_scores, class_probs = self._instance_stage(image, centroids)
         s = config.size_match_scale
         valid_points = valid[:, None] & (point_scores >= config.instance_peak_threshold)
         nan = torch.full_like(points, float("nan"))
@@ -156,7 +164,10 @@ class TopDownModel(nn.Module):
         point_scores = torch.where(valid_points, point_scores, torch.zeros_like(point_scores))
         instance_scores = torch.where(valid, instance_scores, torch.zeros_like(instance_scores))
         centroids = torch.where(valid[:, None], centroids / s, torch.full_like(centroids, float("nan")))
-        return points, point_scores, instance_scores, valid, centroids
+        if class_probs is None:
+            return points, point_scores, instance_scores, valid, centroids
+        class_probs = torch.where(valid[:, None], class_probs, torch.zeros_like(class_probs))
+        return points, point_scores, instance_scores, valid, centroids, class_probs
 
     def _match_size(self, image: torch.Tensor) -> torch.Tensor:
         if self.size_match is None:
@@ -185,15 +196,20 @@ class TopDownModel(nn.Module):
 
     def _instance_stage(
         self, image: torch.Tensor, centroids: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Points (K, J, 2) in size-matched pixels (before masking) and peak values (K, J)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Points (K, J, 2) in size-matched pixels (before masking), peak values (K, J) and, for
+        ID models, class probabilities (K, classes)."""
         config = self.config
         top_left, origin = crop_top_left(finite_or_zero(centroids), config.crop_size)
         crops = gather_crops(image, origin, config.crop_size)
         if self.instance_resize is not None:
             crops = self.instance_resize(crops)
         crops = pad_to_multiple(crops, self.instance_net.config.max_stride) / 255.0
-        maps = self.instance_net(crops)  # (K, J, h, w)
+        class_probs = None
+        if self.num_classes:
+            maps, class_probs = self.instance_net.maps_and_classes(crops)
+        else:
+            maps = self.instance_net(crops)  # (K, J, h, w)
         slots, nodes, height, width = maps.shape
         rows, cols, values = global_peaks(maps)
         dx, dy = integral_offsets(
@@ -210,4 +226,4 @@ class TopDownModel(nn.Module):
             dim=-1,
         )
         points = peaks * self.instance_net.config.output_stride / config.instance_scale
-        return points + top_left[:, None, :], values
+        return points + top_left[:, None, :], values, class_probs

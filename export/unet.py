@@ -8,10 +8,13 @@ blocks and ``f(e) = int(filters * filters_rate**e)`` channels at level ``e``:
 - encoder block ``i``: 2×2 max-pool first (unless it is the very first block of the network), then
   ``convs_per_block`` × (conv, ReLU); then one more 2×2 pool after the last block;
 - middle: "expand" (``convs_per_block - 1`` convs to ``f(D + stem)``) and "contract" (one conv);
-- decoder block ``b``: bilinear ×2 (align_corners=False), concatenate **skip first**, then
-  ``convs_per_block`` × (conv, ReLU) to ``f(max(0, D + stem - 1 - b))`` channels; blocks beyond the
-  available skips (only with a stem) have one conv and no concatenation;
-- head: a 1×1 conv, identity activation.
+- decoder block ``b``: bilinear ×2 (align_corners=False) or, with ``up_interpolate: false``, a
+  3×3 stride-2 transposed conv (padding 1, output padding 1) + ReLU to the block's filters; then
+  concatenate **skip first**, then 2 × (conv, ReLU) to ``f(max(0, D + stem - 1 - b))`` channels;
+  blocks beyond the available skips (only with a stem) have one conv and no concatenation;
+- head: a 1×1 conv, identity activation;
+- optional class head (multi-class top-down): global max-pool of the middle block's output →
+  ``num_fc_layers`` × (Linear, ReLU) → Linear → softmax: class probabilities per input.
 
 Module names reproduce sleap-nn's state-dict keys (``backbone.encoders.0.encoder_stack.{i}.blocks.
 stack0_enc{i}_conv{j}``, ``head_layers.0.<HeadName>.0``, ...), so ``load_state_dict(strict=True)``
@@ -34,14 +37,31 @@ CENTROID_HEAD = "CentroidConfmapsHead"
 # sleap-nn's UNet does not pass convs_per_block to its decoder, whose default is 2.
 DECODER_CONVS_PER_BLOCK = 2
 CENTERED_INSTANCE_HEAD = "CenteredInstanceConfmapsHead"
+CLASS_VECTORS_HEAD = "ClassVectorsHead"
+TRANSPOSED_CONV_KERNEL_SIZE = 3  # sleap-nn's UNet does not pass its own value either
+
+
+@dataclass(frozen=True)
+class ClassHeadConfig:
+    """sleap-nn's ``class_vectors`` head (multi-class top-down): identity classes per crop."""
+
+    num_classes: int
+    num_fc_layers: int = 1
+    num_fc_units: int = 64
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 1:
+            raise ValueError("ClassHeadConfig.num_classes must be at least 1")
+        if self.num_fc_layers < 0 or self.num_fc_units < 1:
+            raise ValueError("ClassHeadConfig: num_fc_layers must be ≥ 0 and num_fc_units ≥ 1")
 
 
 @dataclass(frozen=True)
 class UNetConfig:
     """The fields of sleap-nn's ``backbone_config.unet`` plus the head.
 
-    Only bilinear up-sampling (sleap-nn's ``up_interpolate: true``, its default), one stack and no
-    block contraction are supported: those are what sleap-nn's UNet configs use.
+    Bilinear (``up_interpolate: true``, sleap-nn's default) and transposed-conv up-sampling are
+    supported; one stack and no block contraction, which is what sleap-nn's UNet configs use.
     """
 
     output_channels: int
@@ -56,6 +76,8 @@ class UNetConfig:
     stem_stride: int | None = None
     stem_kernel_size: int = 7
     middle_block: bool = True
+    up_interpolate: bool = True
+    class_head: ClassHeadConfig | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_stride", "output_stride"):
@@ -120,7 +142,11 @@ class ConvBlock(nn.Module):
 
 
 class UpsamplingBlock(nn.Module):
-    """Bilinear ×2, concatenate (skip, upsampled) when there is a skip, then (conv, ReLU) × n."""
+    """×2 up-sampling, concatenate (skip, upsampled) when there is a skip, then (conv, ReLU) × n.
+
+    Up-sampling is bilinear, or (``up_interpolate=False``) a transposed conv + ReLU to
+    ``filters`` channels named ``{prefix}_trans_conv`` as in sleap-nn.
+    """
 
     def __init__(
         self,
@@ -130,10 +156,25 @@ class UpsamplingBlock(nn.Module):
         filters: int,
         num_convs: int,
         kernel_size: int,
+        up_interpolate: bool = True,
     ) -> None:
         super().__init__()
         self.has_skip = skip_channels > 0
+        self.up_interpolate = up_interpolate
         layers: OrderedDict[str, nn.Module] = OrderedDict()
+        if not up_interpolate:
+            layers[f"{prefix}_trans_conv"] = nn.ConvTranspose2d(
+                in_channels,
+                filters,
+                TRANSPOSED_CONV_KERNEL_SIZE,
+                stride=2,
+                padding=1,
+                output_padding=1,
+                bias=True,
+            )
+            layers[f"{prefix}_trans_conv_act_relu"] = nn.ReLU()
+            in_channels = filters
+        self.upsampling_layers = len(layers)
         for j in range(num_convs):
             conv_in = in_channels + skip_channels if j == 0 else filters
             layers[f"{prefix}_refine_conv{j}"] = _conv(conv_in, filters, kernel_size)
@@ -141,11 +182,16 @@ class UpsamplingBlock(nn.Module):
         self.blocks = nn.Sequential(layers)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        layers = list(self.blocks)
+        if self.up_interpolate:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        for layer in layers[: self.upsampling_layers]:
+            x = layer(x)
         if skip is not None:
             x = torch.cat((skip, x), dim=1)
-        output: torch.Tensor = self.blocks(x)
-        return output
+        for layer in layers[self.upsampling_layers :]:
+            x = layer(x)
+        return x
 
 
 class Stem(nn.Module):
@@ -264,6 +310,7 @@ class Decoder(nn.Module):
                     filters,
                     1 if beyond_skips else DECODER_CONVS_PER_BLOCK,
                     config.kernel_size,
+                    config.up_interpolate,
                 )
             )
             self.uses_skip.append(not beyond_skips)
@@ -277,11 +324,33 @@ class Decoder(nn.Module):
         return x
 
 
+def class_vectors_head(in_channels: int, config: ClassHeadConfig) -> nn.Sequential:
+    """sleap-nn's class head, with its layer names: pool, flatten, fc layers, output, softmax."""
+    if config.num_fc_layers == 0 and config.num_fc_units != in_channels:
+        # sleap-nn sizes the output layer from num_fc_units even without fc layers.
+        raise ValueError(
+            "ClassHeadConfig: with num_fc_layers 0, sleap-nn needs num_fc_units = middle channels"
+        )
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    layers["pre_classification_global_pool"] = nn.AdaptiveMaxPool2d(1)
+    layers["pre_classification_flatten"] = nn.Flatten(start_dim=1)
+    features = in_channels
+    for i in range(config.num_fc_layers):
+        layers[f"pre_classification{i}_fc"] = nn.Linear(features, config.num_fc_units)
+        layers[f"pre_classification{i}_relu"] = nn.ReLU()
+        features = config.num_fc_units
+    layers[CLASS_VECTORS_HEAD] = nn.Linear(config.num_fc_units, config.num_classes)
+    layers["softmax"] = nn.Softmax(dim=-1)
+    return nn.Sequential(layers)
+
+
 class UNet(nn.Module):
     """Backbone plus a 1×1 confidence-map head: (N, C, H, W) float → (N, output_channels, H/s, W/s).
 
-    H and W must be multiples of ``max_stride``; ``s`` is ``output_stride``. The input is the
-    image divided by 255 (sleap-nn's normalisation); outputs are raw (no activation).
+    H and W must be multiples of ``max_stride`` (twice that with a stem); ``s`` is
+    ``output_stride``. The input is the image divided by 255 (sleap-nn's normalisation); outputs
+    are raw (no activation). With a class head, ``maps_and_classes`` also returns (N, classes)
+    probabilities.
     """
 
     def __init__(self, config: UNetConfig) -> None:
@@ -290,9 +359,31 @@ class UNet(nn.Module):
         self.backbone = Backbone(config)
         head = nn.Sequential(nn.Conv2d(self.backbone.out_channels, config.output_channels, kernel_size=1))
         self.head_layers = nn.ModuleList([nn.ModuleDict({config.head_name: head})])
+        if config.class_head is not None:
+            middle_channels = config.channels(config.down_blocks + config.stem_blocks)
+            self.head_layers.append(class_vectors_head(middle_channels, config.class_head))
+
+    @property
+    def total_stride(self) -> int:
+        """The factor the input sides must be multiples of (a stem adds one more pooling)."""
+        return self.config.max_stride * (2 if self.config.stem_blocks > 0 else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features, _ = self.backbone(x)
+        return self.maps_and_classes(x)[0]
+
+    def maps_and_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Confidence maps, and class probabilities (N, classes) if there is a class head.
+
+        A network converted with ``.half()`` computes in fp16 between a cast of its input and a
+        cast of its outputs back to the input's dtype (fp32): the fp16 export keeps everything
+        around the UNets (resize, peaks, refinement) in fp32.
+        """
+        input_dtype = x.dtype
+        weight_dtype = next(self.parameters()).dtype
+        features, middle_output = self.backbone(x.to(weight_dtype))
         heads = cast(nn.ModuleDict, self.head_layers[0])
-        maps: torch.Tensor = heads[self.config.head_name](features)
-        return maps
+        maps: torch.Tensor = heads[self.config.head_name](features).to(input_dtype)
+        if len(self.head_layers) < 2:
+            return maps, None
+        class_probs: torch.Tensor = self.head_layers[1](middle_output).to(input_dtype)
+        return maps, class_probs

@@ -11,7 +11,7 @@ from rtpose.core.config import RigConfig, SyntheticCameraConfig
 from rtpose.core.errors import ConfigError, ModelPackageError
 from rtpose.core.model_metadata import ModelMetadata, read_metadata
 from rtpose.engine import resolve_model_path
-from rtpose.identity import SizeIdentity
+from rtpose.identity import build_identity
 from rtpose.triggers.rule_set import build_rule_set
 
 
@@ -35,7 +35,7 @@ def check_config(config: RigConfig, config_dir: Path) -> CheckedConfig:
             f"identity.animals: {len(config.identity.animals)} animals but the model finds at most "
             f"{metadata.max_instances} instances; re-export with a larger --max-instances"
         )
-    SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
+    build_identity(config.identity, metadata)
     build_rule_set(config, metadata.node_names)
     return CheckedConfig(config, model_path, metadata)
 

@@ -29,7 +29,7 @@ from rtpose.daq import Daq, open_daq
 from rtpose.daq.limits import OutputController
 from rtpose.engine import load as load_engine
 from rtpose.engine.protocol import Engine
-from rtpose.identity import SizeIdentity
+from rtpose.identity import Identity, build_identity
 from rtpose.loop.frame_ring import FrameRing
 from rtpose.loop.grabber import GrabThread
 from rtpose.loop.hot_loop import HotLoop, LoopCounters
@@ -92,7 +92,7 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
         )
         opened.append(engine)
         rules = overrides.rules or build_rule_set(config, metadata.node_names)
-        identity = SizeIdentity(config.identity.animals, metadata.node_names, config.identity.length_nodes)
+        identity = build_identity(config.identity, metadata)
         camera = overrides.camera or open_camera(
             config.camera, config.loop.frame_policy, metadata.input.channels, options.config_dir
         )
@@ -128,7 +128,7 @@ class _Session:
         run_dir: Path,
         engine: Engine,
         rules: RuleSet,
-        identity: SizeIdentity,
+        identity: Identity,
         camera: Camera,
         daq: Daq,
         metadata: ModelMetadata,

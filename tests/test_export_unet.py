@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.unet import CENTROID_HEAD, UNet, UNetConfig  # noqa: E402
+from export.unet import CENTROID_HEAD, ClassHeadConfig, UNet, UNetConfig  # noqa: E402
 
 
 def test_parameter_names_and_shapes_follow_sleap_nn() -> None:
@@ -58,3 +58,34 @@ def test_stem_adds_named_stem_blocks() -> None:
 def test_configs_sleap_nn_cannot_run_are_rejected(overrides: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="UNetConfig"):
         UNetConfig(output_channels=1, **overrides)  # type: ignore[arg-type]
+
+
+def test_transposed_conv_decoder_uses_sleap_nn_names() -> None:
+    # sleap-nn: ConvTranspose2d(in, block filters, 3, stride 2, padding 1, output_padding 1) named
+    # "{prefix}_trans_conv", then ReLU; the first refine conv takes skip + block filters channels.
+    net = UNet(
+        UNetConfig(output_channels=1, filters=16, max_stride=16, output_stride=2, up_interpolate=False)
+    )
+    shapes = {name: tuple(value.shape) for name, value in net.state_dict().items()}
+    block = "backbone.decoders.0.decoder_stack.0.blocks.stack0_dec0_s16_to_s8"
+    assert shapes[f"{block}_trans_conv.weight"] == (256, 128, 3, 3)
+    assert shapes[f"{block}_refine_conv0.weight"] == (128, 256, 3, 3)
+    assert net(torch.zeros(1, 1, 64, 32)).shape == (1, 1, 32, 16)
+
+
+def test_class_head_uses_sleap_nn_names_and_pools_the_middle_block() -> None:
+    config = UNetConfig(
+        output_channels=3,
+        filters=8,
+        max_stride=16,
+        output_stride=2,
+        class_head=ClassHeadConfig(num_classes=2, num_fc_layers=2, num_fc_units=10),
+    )
+    net = UNet(config)
+    shapes = {name: tuple(value.shape) for name, value in net.state_dict().items()}
+    assert shapes["head_layers.1.pre_classification0_fc.weight"] == (10, 128)  # f(4) = 8·2⁴ middle channels
+    assert shapes["head_layers.1.pre_classification1_fc.weight"] == (10, 10)
+    assert shapes["head_layers.1.ClassVectorsHead.weight"] == (2, 10)
+    maps, probs = net.maps_and_classes(torch.rand(4, 1, 32, 32))
+    assert maps.shape == (4, 3, 16, 16) and probs is not None and probs.shape == (4, 2)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))

@@ -151,8 +151,9 @@ class ModelConfig(_Section):
 
 
 class IdentityConfig(_Section):
-    method: Literal["size"] = "size"
-    """"size": animals are told apart by body length (head to abdomen), in the order of ``animals``."""
+    method: Literal["size", "classes"] = "size"
+    """"size": animals are told apart by body length (head to abdomen), in the order of ``animals``;
+    "classes": a top-down ID model's class probabilities, optimally matched (animals = class names)."""
     animals: list[str] = Field(default_factory=lambda: ["female", "male"], min_length=1)
     """Animal names, largest first for the "size" method."""
     length_nodes: tuple[str, str, str] = ("head", "thorax", "abdomen")

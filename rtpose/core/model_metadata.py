@@ -53,6 +53,8 @@ class StageSpec(_Strict):
 class FilesSpec(_Strict):
     onnx: str = ONNX_FILE
     onnx_sha256: str = Field(description="sha256 of the ONNX file, checked when the package loads.")
+    onnx_fp16: str | None = Field(default=None, description="Optional fp16 variant (for TensorRT).")
+    onnx_fp16_sha256: str | None = Field(default=None, description="sha256 of the fp16 variant.")
 
 
 class ModelMetadata(_Strict):
@@ -131,14 +133,18 @@ def read_metadata(package_dir: Path, verify_hash: bool = True) -> ModelMetadata:
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
         )
         raise ModelPackageError(f"{meta_path} is invalid: {problems}") from error
-    onnx_path = package_dir / metadata.files.onnx
-    if not onnx_path.is_file():
-        raise ModelPackageError(f"{package_dir}: the graph file {metadata.files.onnx} is missing")
-    if verify_hash and sha256_of(onnx_path) != metadata.files.onnx_sha256:
-        raise ModelPackageError(
-            f"{onnx_path} does not match the sha256 in {METADATA_FILE}: the file was changed or "
-            f"truncated after export; re-export the package"
-        )
+    graphs = [(metadata.files.onnx, metadata.files.onnx_sha256)]
+    if metadata.files.onnx_fp16 is not None:
+        graphs.append((metadata.files.onnx_fp16, metadata.files.onnx_fp16_sha256 or ""))
+    for name, expected_sha256 in graphs:
+        path = package_dir / name
+        if not path.is_file():
+            raise ModelPackageError(f"{package_dir}: the graph file {name} is missing")
+        if verify_hash and sha256_of(path) != expected_sha256:
+            raise ModelPackageError(
+                f"{path} does not match the sha256 in {METADATA_FILE}: the file was changed or "
+                f"truncated after export; re-export the package"
+            )
     return metadata
 
 
