@@ -40,6 +40,7 @@ def test_demo_config_checks_ok(
             "rules.0.to_point",
             "identity.animals",
         ),
+        (('method = "size"', 'method = "classes"'), "identity.method", "needs a top-down ID model"),
     ],
 )
 def test_bad_config_names_the_field(
