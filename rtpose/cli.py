@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "config", type=Path, help="rig config, e.g. a copy of the demo's (rtpose check --show-demo)"
     )
     _add_run_arguments(run, None)
+    _add_listen_parser(commands)
     check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
     check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
@@ -75,12 +76,44 @@ def main(argv: list[str] | None = None) -> int:
             return _run(load_config(demo_config_path()), demo_config_path().parent, args)
         if args.command == "run":
             return _run(load_config(args.config), args.config.parent, args)
+        if args.command == "listen":
+            return _listen(args)
         if args.command == "check":
             return _check(args)
     except RtposeError as error:
         print(f"rtpose: {error}", file=sys.stderr)
         return 2
     return 2
+
+
+def _add_listen_parser(commands: Any) -> None:
+    listen = commands.add_parser(
+        "listen",
+        help="print the poses and events a running rtpose publishes (and write them to a file)",
+        description=(
+            "Subscribes to an rtpose stream and prints it: one refreshed line for poses (rate, frame "
+            "id, latency, animals, outputs on, losses) and a line per event. --out writes every "
+            "message as JSON lines (docs/wire-format.md). Ctrl-C stops."
+        ),
+    )
+    listen.add_argument(
+        "address", nargs="?", default="tcp://127.0.0.1:5555", help="stream address (default: %(default)s)"
+    )
+    listen.add_argument(
+        "--topics",
+        nargs="+",
+        default=["pose.", "event.", "meta."],
+        help="topic prefixes to subscribe to (default: %(default)s)",
+    )
+    listen.add_argument("--out", type=Path, default=None, help="write every message to this JSON-lines file")
+    listen.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from rtpose.stream.listen import listen
+
+    listen(args.address, args.topics, args.out, args.seconds)
+    return 0
 
 
 def _export(argv: list[str]) -> int:

@@ -36,7 +36,7 @@ def check_config(config: RigConfig, config_dir: Path) -> CheckedConfig:
             f"{metadata.max_instances} instances; re-export with a larger --max-instances"
         )
     build_identity(config.identity, metadata)
-    build_rule_set(config, metadata.node_names)
+    build_rule_set(config, metadata.node_names, config_dir)
     return CheckedConfig(config, model_path, metadata)
 
 

@@ -27,7 +27,10 @@ def _default(value: object) -> str:
 
 
 def _tagged_variants(annotation: object) -> list[tuple[str, type[BaseModel]]]:
-    """The (tag, model) pairs of a discriminated union of sections (``camera``), else []."""
+    """The (label, model) pairs of a discriminated union of sections (``camera``, ``rules[]``),
+    else []; the label names the tag field and value, e.g. ``with `backend = "synthetic"` ``."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]  # the union inside Annotated[..., Discriminator]
     variants: list[tuple[str, type[BaseModel]]] = []
     for member in typing.get_args(annotation):
         if typing.get_origin(member) is not typing.Annotated:
@@ -36,8 +39,18 @@ def _tagged_variants(annotation: object) -> list[tuple[str, type[BaseModel]]]:
         tags = [item.tag for item in metadata if isinstance(item, Tag)]
         if not (tags and isinstance(model, type) and issubclass(model, BaseModel)):
             return []
-        variants.append((tags[0], model))
+        variants.append((f' with `{_tag_field(model, tags[0])} = "{tags[0]}"`', model))
     return variants
+
+
+def _tag_field(model: type[BaseModel], tag: str) -> str:
+    """The field of ``model`` whose type is ``Literal[tag]`` (``backend``, ``kind``, ``shape``)."""
+    for name, field in model.model_fields.items():
+        if typing.get_origin(field.annotation) is typing.Literal and typing.get_args(field.annotation) == (
+            tag,
+        ):
+            return name
+    return "tag"
 
 
 def _section(model: type[BaseModel], prefix: str, lines: list[str], variant: str = "") -> None:
@@ -53,8 +66,11 @@ def _section(model: type[BaseModel], prefix: str, lines: list[str], variant: str
             continue
         variants = _tagged_variants(annotation)
         if variants:
-            for tag, member in variants:
-                nested.append((f"{prefix}{name}", member, f' with `backend = "{tag}"`'))
+            nested += [(f"{prefix}{name}", member, label) for label, member in variants]
+            continue
+        list_variants = _tagged_variants(inner) if typing.get_origin(annotation) is list else []
+        if list_variants:
+            nested += [(f"{prefix}{name}[]", member, label) for label, member in list_variants]
             continue
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             nested.append((f"{prefix}{name}[]", inner, variant))
@@ -81,9 +97,10 @@ def render() -> str:
         "# Rig config reference",
         "",
         "A rig config is TOML (see `rtpose check --show-demo` for a complete example). Unknown keys",
-        "are errors. Arrays of tables are written `[[rules]]` and `[[daq.outputs]]`.",
+        "are errors. Arrays of tables are written `[[rules]]`, `[[rois]]` and `[[daq.outputs]]`.",
         "The `[camera]` section takes the keys of the backend its `backend` names (without",
-        "`backend`, it is the synthetic camera).",
+        "`backend`, it is the synthetic camera); a rule takes the keys of its `kind` (without `kind`,",
+        "it is a `distance_below` rule), an ROI those of its `shape`. The rule language: docs/rules.md.",
         "Generated from the code by `python -m rtpose.config_docs`.",
         "",
     ]

@@ -20,6 +20,8 @@ from typing import Any, TextIO
 from rtpose import __version__
 from rtpose.camera import Camera, open_camera
 from rtpose.config_check import check_config
+from rtpose.control.server import ControlServer
+from rtpose.control.wiring import start_control, status_snapshot
 from rtpose.core.clock import now_ns
 from rtpose.core.config import RigConfig
 from rtpose.core.errors import RtposeError, StageError
@@ -91,7 +93,7 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
             checked.model_path, config.model.backend, config.model.threads
         )
         opened.append(engine)
-        rules = overrides.rules or build_rule_set(config, metadata.node_names)
+        rules = overrides.rules or build_rule_set(config, metadata.node_names, options.config_dir)
         identity = build_identity(config.identity, metadata)
         camera = overrides.camera or open_camera(
             config.camera, config.loop.frame_policy, metadata.input.channels, options.config_dir
@@ -139,6 +141,8 @@ class _Session:
         self.node_names = list(metadata.node_names)
         self.output_names = [output.name for output in config.daq.outputs]
         self.stop = StopRequest()
+        self.publisher: PosePublisher | None = None
+        self.control: ControlServer | None = None
         self.cleanup_errors: list[str] = []
 
     def execute(self) -> RunResult:
@@ -170,6 +174,8 @@ class _Session:
                     channels.append(
                         SideChannel("publisher", self._publisher(), records, config.stream.queue_size)
                     )
+                if config.control.enabled:
+                    self._start_control(loop, outputs)
                 self.daq.start()
                 self.camera.start()
                 grabber.start()
@@ -228,7 +234,7 @@ class _Session:
 
     def _publisher(self) -> PosePublisher:
         stream = self.config.stream
-        return PosePublisher(
+        self.publisher = PosePublisher(
             stream.address,
             stream.camera_name,
             node_names=self.node_names,
@@ -237,6 +243,16 @@ class _Session:
             output_names=self.output_names,
             edges=list(self.metadata.edges),
             max_instances=self.metadata.max_instances,
+            class_names=self.metadata.class_names,
+            send_hwm=stream.send_hwm,
+            meta_interval_s=stream.meta_interval_s,
+        )
+        return self.publisher
+
+    def _start_control(self, loop: HotLoop, outputs: OutputController) -> None:
+        status = status_snapshot(loop.counters, self.rules, self.output_names, outputs.states, self.stop)
+        self.control, loop.between_frames = start_control(
+            self.config, self.options.config_dir, self.node_names, self.rules, self.stop, status
         )
 
     def _attempt(self, step: str, action: Any) -> Any:
@@ -262,6 +278,8 @@ class _Session:
     ) -> bool:
         """Every step after outputs-off, each guarded; returns the final outputs-off state."""
         self._attempt("watchdog", watchdog.stop)
+        if self.control is not None:
+            self._attempt("control", self.control.stop)
         if status is not None:
             self._attempt("status", status.stop)
         grab_stopped = self._attempt("grab thread", grabber.stop)
@@ -365,6 +383,8 @@ class _Session:
             "rules": rule_activity,
             "outputs": output_summary,
             "side_channels": channel_summary,
+            "stream": None if self.publisher is None else self.publisher.stats(),
+            "control": None if self.control is None else self.control.stats(),
             "watchdog_stalls": watchdog.stalls,
             "cleanup_errors": self.cleanup_errors,
             "outputs_off_at_exit": bool(outputs_off),

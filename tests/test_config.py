@@ -30,16 +30,14 @@ def test_demo_config_checks_ok(
     [
         (("fps = 60.0", "fps = 60.0\nexposure_us = 100"), "camera.exposure_us", "unknown key"),
         (("fps = 60.0", 'fps = "fast"'), "camera.fps", "valid number"),
-        (("max_distance_px = 15.0", "max_distance_px = -3"), "rules.0.max_distance_px", "greater than 0"),
+        (("max_distance_mm = 2.0", "max_distance_mm = -3"), "rules.0.max_distance_mm", "greater than 0"),
         (('path = "demo"', 'path = "no-such-model"'), "model.path", "does not exist"),
         (("frame_size = [256, 256]", "frame_size = [300, 400]"), "camera.frame_size", "takes 256×256"),
         (('output = "opto"', 'output = "laser"'), "rules.0.output", "not a daq output"),
-        (('to_point = "female.abdomen"', 'to_point = "female.wing"'), "rules.0.to_point", "not a node"),
-        (
-            ('to_point = "female.abdomen"', 'to_point = "queen.abdomen"'),
-            "rules.0.to_point",
-            "identity.animals",
-        ),
+        (('female = "female"', 'female = "female"\nfemale_node = "wing"'), "rules.0", "unknown node 'wing'"),
+        (('male = "male"', 'male = "queen"'), "rules.0.male", "identity.animals"),
+        (('kind = "courtship"', 'kind = "courting"'), "rules.0.kind", "unknown rule kind"),
+        (("px_per_mm = 14.0", "px_per_mm = 0"), "calibration.px_per_mm", "greater than 0"),
         (('method = "size"', 'method = "classes"'), "identity.method", "needs a top-down ID model"),
     ],
 )

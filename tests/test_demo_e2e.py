@@ -19,7 +19,7 @@ from rtpose.camera.fly_scene import NODE_NAMES, FlyScene
 from rtpose.core.types import Poses
 from rtpose.record.reader import read_events, read_frames
 from rtpose.session import RunOptions, run
-from rtpose.triggers import DistanceBelowRule
+from rtpose.triggers import build_rule, feature_environment
 
 FPS = 30.0
 SCENE_SECONDS = 17.0  # two complete scripted episodes (2–6 s and 10–14 s)
@@ -68,7 +68,8 @@ def test_rule_fires_with_the_scripted_approaches(every_frame_run) -> None:  # ty
 
     # the same rule on the ground-truth poses, with the same frame times
     scene = FlyScene(seed=config.camera.seed, fps=FPS)
-    rule = DistanceBelowRule(config.rules[0], list(config.identity.animals), list(NODE_NAMES))
+    assert config.rules[0].kind == "courtship"
+    rule = build_rule(0, config.rules[0], feature_environment(config, list(NODE_NAMES)))
     truth = np.zeros(len(frames), bool)
     for index, frame in enumerate(frames):
         poses = Poses.empty(2, len(NODE_NAMES))

@@ -32,13 +32,25 @@ from rtpose.record.reader import read_events, read_frames
 from rtpose.session import PartOverrides, RunOptions, run
 from rtpose.triggers.rule_set import RuleSet, build_rule_set
 
-ALWAYS_ON_RULE = {"max_distance_px": 10_000.0, "min_duration_ms": 0.0}
+ALWAYS_ON_RULE = {
+    "kind": "distance_below",
+    "from_point": "male.head",
+    "to_point": "female.abdomen",
+    "max_distance_px": 10_000.0,
+    "min_duration_ms": 0.0,
+}
+
+
+def _always_on_rule(demo_rule: object) -> dict[str, object]:
+    """The demo rule's name and output, with a condition that holds on every frame."""
+    assert isinstance(demo_rule, dict)
+    return {"name": demo_rule["name"], "output": demo_rule["output"], **ALWAYS_ON_RULE}
 
 
 def _always_on_config(**sections: dict[str, object]):  # type: ignore[no-untyped-def]
     rules = demo_config_dict()["rules"]
     assert isinstance(rules, list)
-    return demo_test_config(rules=[{**rules[0], **ALWAYS_ON_RULE}], **sections)
+    return demo_test_config(rules=[_always_on_rule(rules[0])], **sections)
 
 
 class FaultyEngine:
@@ -184,7 +196,7 @@ def test_unconfirmed_outputs_off_fails_the_run(tmp_path: Path) -> None:
 def test_signal_stops_a_real_run_with_outputs_off(tmp_path: Path, signum: int) -> None:
     rules = demo_config_dict()["rules"]
     assert isinstance(rules, list)
-    data = demo_config_dict(stream={"address": free_tcp_address()}, rules=[{**rules[0], **ALWAYS_ON_RULE}])
+    data = demo_config_dict(stream={"address": free_tcp_address()}, rules=[_always_on_rule(rules[0])])
     config_path = tmp_path / "rig.toml"
     config_path.write_text(_to_toml(data), encoding="utf-8")
     out = tmp_path / "run"

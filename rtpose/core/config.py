@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -23,16 +21,24 @@ from pydantic import (
     model_validator,
 )
 
+from rtpose.core.config_section import Section as _Section
 from rtpose.core.errors import ConfigError
+from rtpose.core.rules_config import (
+    ROI_SHAPES,
+    RULE_KINDS,
+    CalibrationConfig,
+    CourtshipRuleConfig,
+    DistanceRuleConfig,
+    FeaturesConfig,
+    RoiConfig,
+    RuleConfig,
+    TrackerConfig,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
 
 
 class FramePolicy(str, Enum):
@@ -151,13 +157,16 @@ class ModelConfig(_Section):
 
 
 class IdentityConfig(_Section):
-    method: Literal["size", "classes"] = "size"
+    method: Literal["size", "classes", "tracker"] = "size"
     """"size": animals are told apart by body length (head to abdomen), in the order of ``animals``;
-    "classes": a top-down ID model's class probabilities, optimally matched (animals = class names)."""
+    "classes": a top-down ID model's class probabilities, optimally matched (animals = class names);
+    "tracker": an online tracker keeps names stable across frames (``identity.tracker``)."""
     animals: list[str] = Field(default_factory=lambda: ["female", "male"], min_length=1)
     """Animal names, largest first for the "size" method."""
     length_nodes: tuple[str, str, str] = ("head", "thorax", "abdomen")
     """Nodes whose summed segment lengths measure body size for the "size" method."""
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    """Settings of the "tracker" method."""
 
     @field_validator("animals")
     @classmethod
@@ -165,28 +174,6 @@ class IdentityConfig(_Section):
         if len(set(animals)) != len(animals):
             raise ValueError("animal names must be unique")
         return animals
-
-
-class DistanceRuleConfig(_Section):
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-    """Rule name, used in events, the summary and the ZeroMQ topic ``event.<name>``."""
-    kind: Literal["distance_below"] = "distance_below"
-    """Rule kind. "distance_below": the distance between two named points is below a threshold."""
-    from_point: str = Field(pattern=r"^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$")
-    """``animal.node``, e.g. ``male.head``."""
-    to_point: str = Field(pattern=r"^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$")
-    """``animal.node``, e.g. ``female.abdomen``."""
-    max_distance_px: float = Field(gt=0)
-    """The condition holds while the distance is below this, in pixels."""
-    min_duration_ms: float = Field(default=0.0, ge=0)
-    """The rule activates once the condition has held this long."""
-    release_ms: float = Field(default=0.0, ge=0)
-    """The rule deactivates once the condition has been false this long."""
-    output: str | None = None
-    """DAQ output the rule drives while active (a name from ``daq.outputs``), or none."""
-
-
-RuleConfig = DistanceRuleConfig
 
 
 class DigitalOutputConfig(_Section):
@@ -219,6 +206,56 @@ class StreamConfig(_Section):
     """Topic suffix: poses go out on ``pose.<camera_name>``."""
     queue_size: int = Field(default=256, ge=1)
     """Frames waiting to be sent; when full, new frames are dropped and counted."""
+    send_hwm: int = Field(default=1000, ge=1)
+    """Messages queued per subscriber (ZeroMQ high-water mark). A subscriber that falls this far
+    behind loses messages (it sees gaps in ``seq``); the others are unaffected."""
+    meta_interval_s: float = Field(default=1.0, gt=0)
+    """How often the ``meta.<camera_name>`` message (names of nodes, animals, rules, outputs)
+    repeats; it is also sent at start and whenever a subscriber subscribes to ``meta.``."""
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _binds_beyond_loopback(address: str) -> bool:
+    """True for a TCP address on any interface other than loopback (``tcp://*:5556`` included)."""
+    if not address.startswith("tcp://"):
+        return False  # ipc:// and inproc:// never leave the machine
+    host = address[len("tcp://") :].rsplit(":", 1)[0]
+    return host not in _LOOPBACK_HOSTS
+
+
+class ControlConfig(_Section):
+    enabled: bool = False
+    """Accept commands (status, arm/disarm a rule, set a rule parameter, stop) on a ZeroMQ REP
+    socket; see docs/control.md."""
+    address: str = "tcp://127.0.0.1:5556"
+    """Where the control socket binds. Anything but loopback (127.0.0.1) requires CURVE keys."""
+    server_secret_key_file: str | None = None
+    """CURVE: file holding the server's secret key (a ``zmq.auth`` ``.key_secret`` certificate or
+    the 40-character Z85 key alone), relative to the config file. Setting it turns CURVE on."""
+    client_public_keys: list[str] = Field(default_factory=list)
+    """CURVE: the Z85 public keys (40 characters) of the clients allowed to connect."""
+    reply_timeout_ms: float = Field(default=1000.0, gt=0)
+    """How long a command may wait for the loop to apply it; past this it is cancelled and the
+    reply says so (nothing changed)."""
+
+    @model_validator(mode="after")
+    def _curve_beyond_loopback(self) -> ControlConfig:
+        if self.server_secret_key_file is None and self.client_public_keys:
+            raise ValueError("client_public_keys needs server_secret_key_file (CURVE needs both)")
+        if self.server_secret_key_file is not None and not self.client_public_keys:
+            raise ValueError("server_secret_key_file needs client_public_keys (the clients allowed)")
+        for key in self.client_public_keys:
+            if len(key) != 40:
+                raise ValueError(f"client_public_keys: {key!r} is not a 40-character Z85 key")
+        if _binds_beyond_loopback(self.address) and self.server_secret_key_file is None:
+            raise ValueError(
+                f"address {self.address!r} is reachable from other machines: set "
+                "server_secret_key_file and client_public_keys (CURVE, see docs/control.md) "
+                "or bind to tcp://127.0.0.1"
+            )
+        return self
 
 
 class RecordConfig(_Section):
@@ -243,9 +280,13 @@ class RigConfig(_Section):
     camera: CameraConfig = Field(default_factory=SyntheticCameraConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    rois: list[RoiConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     daq: DaqConfig = Field(default_factory=DaqConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
 
@@ -263,14 +304,25 @@ class RigConfig(_Section):
                     f"rules.{index}.output: {rule.output!r} is not a daq output "
                     f"(known: {output_names or 'none'}); add it under [[daq.outputs]]"
                 )
-            for field_name in ("from_point", "to_point"):
-                animal = getattr(rule, field_name).split(".")[0]
-                if animal not in self.identity.animals:
-                    raise ValueError(
-                        f"rules.{index}.{field_name}: animal {animal!r} is not in identity.animals "
-                        f"{self.identity.animals}"
-                    )
+            self._check_rule_animals(index, rule)
+        roi_names = [roi.name for roi in self.rois]
+        if len(set(roi_names)) != len(roi_names):
+            raise ValueError("rois: ROI names must be unique")
         return self
+
+    def _check_rule_animals(self, index: int, rule: RuleConfig) -> None:
+        """Animal names in a rule's own fields; expressions are checked when compiled."""
+        fields: dict[str, str] = {}
+        if isinstance(rule, DistanceRuleConfig):
+            fields = {name: getattr(rule, name).split(".")[0] for name in ("from_point", "to_point")}
+        elif isinstance(rule, CourtshipRuleConfig):
+            fields = {"male": rule.male, "female": rule.female}
+        for field_name, animal in fields.items():
+            if animal not in self.identity.animals:
+                raise ValueError(
+                    f"rules.{index}.{field_name}: animal {animal!r} is not in identity.animals "
+                    f"{self.identity.animals}"
+                )
 
 
 def _format_validation_error(error: ValidationError, source: str) -> str:
@@ -279,12 +331,18 @@ def _format_validation_error(error: ValidationError, source: str) -> str:
         parts = list(problem["loc"])
         if parts[:1] == ["camera"] and len(parts) > 1 and parts[1] in CAMERA_BACKENDS:
             del parts[1]  # the union's tag: the user wrote ``camera.fps``, not ``camera.synthetic.fps``
+        if parts[:1] in (["rules"], ["rois"]) and len(parts) > 2 and parts[2] in RULE_KINDS + ROI_SHAPES:
+            del parts[2]  # likewise: ``rules.0.when``, not ``rules.0.expression.when``
         location = ".".join(str(part) for part in parts)
         message = problem["msg"]
         if problem["type"] == "camera_backend":
             location = "camera.backend"
             message = f"unknown camera backend (use one of {list(CAMERA_BACKENDS)})"
             message += f" (got {_camera_backend(problem.get('input'))!r})"
+        elif problem["type"] in ("rule_kind", "roi_shape"):
+            key, known = ("kind", RULE_KINDS) if problem["type"] == "rule_kind" else ("shape", ROI_SHAPES)
+            location = f"{location}.{key}"
+            message = f"unknown {'rule kind' if key == 'kind' else 'ROI shape'} (use one of {list(known)})"
         elif problem["type"] == "extra_forbidden":
             message = "unknown key (check its spelling; see `rtpose check --help` for the fields)"
         elif problem["type"] == "missing":

@@ -8,7 +8,7 @@ stage and frame; the caller (``rtpose.session``) owns the exit path that drives 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,14 @@ class OutputStage(Protocol):
     def update(self, desired_on: Any, frame_id: int, now_ns: int) -> int: ...
 
     def drain_events(self) -> list[Event]: ...
+
+
+class BetweenFrames(Protocol):
+    """Work applied between frames on the loop thread (the control socket's commands)."""
+
+    def apply_pending(self, frame_id: int) -> Sequence[Event]:
+        """Apply what is pending (cheap when nothing is); return the events to record and publish."""
+        ...
 
 
 @dataclass
@@ -72,12 +80,16 @@ class HotLoop:
         self.activity = activity
         self.timestamps = TimestampLog()
         self.counters = LoopCounters()
+        self.between_frames: BetweenFrames | None = None
+        """Set before ``run``; called once per iteration, before taking the next frame."""
 
     def run(self, should_stop: Callable[[LoopCounters], bool], take_timeout_s: float = 0.05) -> None:
         """Process frames until ``should_stop`` returns True (checked every iteration) or the ring
         is closed and drained (the grab thread closes it when a finite source ends)."""
         self.counters.started_ns = now_ns()
         while not should_stop(self.counters):
+            if self.between_frames is not None:
+                self._dispatch_events(self.between_frames.apply_pending(self.counters.last_frame_id))
             try:
                 taken = self.ring.take(take_timeout_s)
             except RingClosed:
@@ -148,7 +160,7 @@ class HotLoop:
         counters.frames_processed += 1
         counters.last_frame_ns = daq_write_ns
 
-    def _dispatch_events(self, events: list[Event]) -> None:
+    def _dispatch_events(self, events: Sequence[Event]) -> None:
         for event in events:
             self.dispatch_event(event)
 

@@ -5,7 +5,7 @@ See docs/wire-format.md. Importing this package imports pyzmq and msgpack (core 
 
 from __future__ import annotations
 
-from rtpose.stream.client import PoseSubscriber
+from rtpose.stream.client import PoseSubscriber, Subscriber
 from rtpose.stream.decode import EventMessage, Message, MetaMessage, PoseMessage, decode_message
 from rtpose.stream.publisher import PosePublisher
 from rtpose.stream.wire import SCHEMA_VERSION, StreamError
@@ -19,5 +19,6 @@ __all__ = [
     "PosePublisher",
     "PoseSubscriber",
     "StreamError",
+    "Subscriber",
     "decode_message",
 ]

@@ -58,8 +58,10 @@ class PoseMessage:
 
 @dataclass(frozen=True)
 class EventMessage:
+    seq: int | None
+    """Counter over all events of this publisher (None from publishers before it was added)."""
     kind: str
-    """``rule``, ``output``, ``limit`` or ``error``."""
+    """``rule``, ``output``, ``limit``, ``error`` or ``control``."""
     name: str
     frame_id: int
     t_ns: int
@@ -74,6 +76,8 @@ class MetaMessage:
     node_names: list[str]
     edges: list[tuple[int, int]]
     animal_names: list[str]
+    class_names: list[str]
+    """Classes of a top-down ID model (empty for other models)."""
     rule_names: list[str]
     output_names: list[str]
     max_instances: int
@@ -95,8 +99,14 @@ _POSE_ARRAY_LAYOUT = {  # name: (allowed dtypes, shape in terms of K, J, R, O)
 }
 
 
-def decode_message(parts: Sequence[bytes]) -> Message:
-    """Decode one multipart message ``[topic, header, payload...]``; ValueError if malformed."""
+Buffer = bytes | memoryview
+"""A received frame: ``bytes``, or a ``memoryview`` of a ZeroMQ frame (``recv_multipart(copy=False)``)."""
+
+
+def decode_message(parts: Sequence[Buffer]) -> Message:
+    """Decode one multipart message ``[topic, header, payload...]``; ValueError if malformed.
+
+    Pose arrays are ``np.frombuffer`` views of the payload buffers (no copy, read-only)."""
     if len(parts) < 2:
         raise ValueError(f"malformed message: expected at least 2 frames [topic, header], got {len(parts)}")
     try:
@@ -114,7 +124,7 @@ def decode_message(parts: Sequence[bytes]) -> Message:
     raise ValueError(f"malformed message: unknown topic {topic!r} (expected pose.*, event.* or meta.*)")
 
 
-def _unpack_header(topic: str, raw: bytes) -> dict[str, Any]:
+def _unpack_header(topic: str, raw: Buffer) -> dict[str, Any]:
     try:
         header = msgpack.unpackb(bytes(raw), raw=False, strict_map_key=False)
     except Exception as error:
@@ -131,7 +141,7 @@ def _unpack_header(topic: str, raw: bytes) -> dict[str, Any]:
     return header
 
 
-def _expect_frames(topic: str, parts: Sequence[bytes], count: int) -> None:
+def _expect_frames(topic: str, parts: Sequence[Buffer], count: int) -> None:
     if len(parts) != count:
         raise ValueError(f"malformed message on {topic!r}: expected {count} frames, got {len(parts)}")
 
@@ -162,7 +172,9 @@ def _decode_event(topic: str, header: dict[str, Any]) -> EventMessage:
     name = _field(topic, header, "name", str)
     if topic != EVENT_TOPIC_PREFIX + name:
         raise ValueError(f"malformed message on {topic!r}: the header names a different event {name!r}")
+    seq = header.get("seq")
     return EventMessage(
+        seq=_field(topic, header, "seq", int) if seq is not None else None,
         kind=_field(topic, header, "kind", str),
         name=name,
         frame_id=_field(topic, header, "frame_id", int),
@@ -183,6 +195,7 @@ def _decode_meta(topic: str, header: dict[str, Any]) -> MetaMessage:
         node_names=_string_list(topic, header, "node_names"),
         edges=[(edge[0], edge[1]) for edge in edges],
         animal_names=_string_list(topic, header, "animal_names"),
+        class_names=_string_list(topic, header, "class_names") if "class_names" in header else [],
         rule_names=_string_list(topic, header, "rule_names"),
         output_names=_string_list(topic, header, "output_names"),
         max_instances=_field(topic, header, "max_instances", int),
@@ -201,7 +214,7 @@ def _check_camera(topic: str, header: dict[str, Any], prefix: str) -> str:
     return camera
 
 
-def _decode_pose(topic: str, header: dict[str, Any], payload: Sequence[bytes]) -> PoseMessage:
+def _decode_pose(topic: str, header: dict[str, Any], payload: Sequence[Buffer]) -> PoseMessage:
     camera = _check_camera(topic, header, POSE_TOPIC_PREFIX)
     descriptions = _field(topic, header, "arrays", list)
     if len(descriptions) != len(payload):
@@ -232,7 +245,7 @@ def _decode_pose(topic: str, header: dict[str, Any], payload: Sequence[bytes]) -
     )
 
 
-def _decode_array(topic: str, description: object, data: bytes) -> tuple[str, npt.NDArray[Any]]:
+def _decode_array(topic: str, description: object, data: Buffer) -> tuple[str, npt.NDArray[Any]]:
     if not isinstance(description, dict) or not isinstance(description.get("name"), str):
         raise ValueError(f"malformed message on {topic!r}: an 'arrays' entry is not a map with a 'name'")
     name = description["name"]
@@ -250,9 +263,9 @@ def _decode_array(topic: str, description: object, data: bytes) -> tuple[str, np
             "(expected a little-endian numeric dtype such as '<f4')"
         )
     expected_bytes = math.prod(shape) * dtype.itemsize
-    if len(data) != expected_bytes:
+    if memoryview(data).nbytes != expected_bytes:
         raise ValueError(
-            f"malformed message on {topic!r}: array {name!r} has {len(data)} bytes, expected "
+            f"malformed message on {topic!r}: array {name!r} has {memoryview(data).nbytes} bytes, expected "
             f"{expected_bytes} for {dtype.str} {tuple(shape)}"
         )
     return name, np.frombuffer(data, dtype).reshape(shape)

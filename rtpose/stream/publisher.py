@@ -1,13 +1,21 @@
-"""Publishes poses, events and stream metadata on a ZeroMQ PUB socket (wire format version 1).
+"""Publishes poses, events and stream metadata on a ZeroMQ XPUB socket (wire format version 1).
 
 Threading: a ZeroMQ socket belongs to one thread. Create, use and close a ``PosePublisher`` on
 the publishing thread (the side-channel consumer), never on the hot loop.
 
-Never blocks: every send uses ``zmq.NOBLOCK`` and the socket has ``ZMQ_XPUB_NODROP`` set, so a
-subscriber whose queue (``send_hwm`` messages) is full makes the send fail at once with
-``zmq.Again`` instead of libzmq dropping silently; the message is then dropped and counted in
-``dropped``. With no subscriber at all, sends succeed and go nowhere. Subscribers see their own
-losses as gaps in the header's ``seq``. CONFLATE is not used: it breaks multipart messages.
+Never blocks, and subscribers are isolated from each other (docs/decisions/0003-wire-format.md):
+every send uses ``zmq.NOBLOCK`` without ``ZMQ_XPUB_NODROP``, so libzmq keeps a queue of at most
+``send_hwm`` messages per subscriber and drops, for that subscriber only, what does not fit. A
+stalled subscriber therefore loses its own messages and nobody else's. Those per-subscriber
+drops are not countable here (libzmq does not report them); each subscriber sees them as gaps in
+the headers' ``seq`` (the Python ``Subscriber`` counts them). ``dropped`` counts sends that
+failed as a whole (``zmq.Again``), which with these options only happens in exceptional cases.
+CONFLATE is not used: it breaks multipart messages.
+
+The socket is an XPUB with ``ZMQ_XPUB_VERBOSE`` so that every subscription reaches the publisher:
+a subscription whose prefix covers ``meta.<camera>`` (``""``, ``"meta."``, ``"meta.<camera>"``)
+is a request for the ``meta`` message, answered at the next ``handle_frame``, ``handle_event``
+or ``flush_if_due`` (the side channel calls that at least every 0.1 s when idle).
 """
 
 from __future__ import annotations
@@ -31,6 +39,14 @@ from rtpose.stream.wire import (
     StreamError,
 )
 
+DEFAULT_SEND_HWM = 1000
+"""Messages queued per subscriber before libzmq drops for that subscriber: several seconds of
+poses at rig frame rates, so a subscriber that pauses (garbage collection, a plot redraw) loses
+nothing, while memory stays bounded (1000 × a few kB per stalled subscriber)."""
+
+SUBSCRIPTION_HWM = 1000
+"""Subscription messages waiting to be read by the publisher (drained on every send)."""
+
 _RECORD_FIELD_OF_ARRAY = {name: name for name in POSE_ARRAYS if name != "frame_info"}
 
 
@@ -39,7 +55,11 @@ class PosePublisher:
 
     ``address`` may end in ``:*`` (e.g. ``tcp://127.0.0.1:*``) to bind a free port; ``endpoint``
     then tells which. ``meta_interval_s`` is how often the ``meta.<camera>`` message repeats (it
-    is also sent on start), checked on each ``handle_frame``.
+    is also sent on start and on request), checked on each ``handle_frame`` and ``flush_if_due``.
+    ``send_hwm`` is the per-subscriber queue in messages (see the module docstring).
+
+    Counters (read them from any thread): ``sent``, ``dropped`` (whole sends that failed),
+    ``meta_sent``, ``meta_requests`` (subscriptions that asked for ``meta``), ``subscriptions``.
     """
 
     def __init__(
@@ -53,7 +73,8 @@ class PosePublisher:
         edges: Sequence[tuple[int, int]],
         max_instances: int,
         *,
-        send_hwm: int = 100,
+        class_names: Sequence[str] = (),
+        send_hwm: int = DEFAULT_SEND_HWM,
         meta_interval_s: float = 1.0,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
@@ -63,7 +84,12 @@ class PosePublisher:
         self.dtype = frame_record_dtype(max_instances, len(node_names), len(rule_names), len(output_names))
         self.sent = 0
         self.dropped = 0
+        self.meta_sent = 0
+        self.meta_requests = 0
+        self.subscriptions = 0
         self._seq = 0
+        self._event_seq = 0
+        self._meta_requested = False
         self._closed = False
         self._meta_interval_ns = round(meta_interval_s * 1e9)
         self._next_meta_ns = 0
@@ -85,6 +111,7 @@ class PosePublisher:
             "node_names": list(node_names),
             "edges": [[int(a), int(b)] for a, b in edges],
             "animal_names": list(animal_names),
+            "class_names": list(class_names),
             "rule_names": list(rule_names),
             "output_names": list(output_names),
             "max_instances": int(max_instances),
@@ -92,10 +119,11 @@ class PosePublisher:
             "meta_interval_s": float(meta_interval_s),
         }
         self._frame_info = np.zeros(len(FRAME_INFO_FIELDS), "<i8")
-        self._socket = (context or zmq.Context.instance()).socket(zmq.PUB)
+        self._socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
-        self._socket.setsockopt(zmq.XPUB_NODROP, 1)
+        self._socket.setsockopt(zmq.RCVHWM, SUBSCRIPTION_HWM)
+        self._socket.setsockopt(zmq.XPUB_VERBOSE, 1)
         try:
             self._socket.bind(address)
         except zmq.ZMQError as error:
@@ -113,8 +141,7 @@ class PosePublisher:
         if record.dtype != self.dtype:
             raise ValueError(f"frame record dtype {record.dtype} does not match the publisher's {self.dtype}")
         publish_ns = now_ns()
-        if publish_ns >= self._next_meta_ns:
-            self.send_meta()
+        self._meta_if_due(publish_ns)
         header = self._pose_header
         header["seq"] = self._seq
         self._seq += 1
@@ -135,8 +162,10 @@ class PosePublisher:
     def handle_event(self, event: Event) -> bool:
         """Publish an event on ``event.<name>``; False if it was dropped."""
         self._check_open()
+        self._meta_if_due(now_ns())
         header = {
             "v": SCHEMA_VERSION,
+            "seq": self._event_seq,
             "kind": event.kind,
             "name": event.name,
             "frame_id": int(event.frame_id),
@@ -144,15 +173,52 @@ class PosePublisher:
             "value": float(event.value),
             "detail": event.detail,
         }
+        self._event_seq += 1
         return self._send([(EVENT_TOPIC_PREFIX + event.name).encode(), msgpack.packb(header)])
+
+    def flush_if_due(self) -> None:
+        """Answer meta requests and send the periodic meta when no frames arrive (side channel)."""
+        self._check_open()
+        self._meta_if_due(now_ns())
 
     def send_meta(self) -> bool:
         """Publish ``meta.<camera>`` now (``handle_frame`` also does it every ``meta_interval_s``)."""
         self._check_open()
         sent = self._send([self._meta_topic, msgpack.packb(self._meta)])
         if sent:
+            self.meta_sent += 1
             self._next_meta_ns = now_ns() + self._meta_interval_ns
         return sent
+
+    def _meta_if_due(self, t_ns: int) -> None:
+        self._read_subscriptions()
+        if self._meta_requested or t_ns >= self._next_meta_ns:
+            self._meta_requested = False
+            self.send_meta()
+
+    def _read_subscriptions(self) -> None:
+        """Drain subscription messages (byte 1 + prefix; 0 + prefix for unsubscribe is not sent)."""
+        while int(self._socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            try:
+                message = self._socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if message[:1] != b"\x01":
+                continue
+            self.subscriptions += 1
+            if self._meta_topic.startswith(message[1:]):
+                self.meta_requests += 1
+                self._meta_requested = True
+
+    def stats(self) -> dict[str, int]:
+        """The counters, for the run summary."""
+        return {
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "meta_sent": self.meta_sent,
+            "meta_requests": self.meta_requests,
+            "subscriptions": self.subscriptions,
+        }
 
     def close(self) -> None:
         """Close the socket (pending messages are discarded: linger 0). Idempotent."""

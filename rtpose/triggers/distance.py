@@ -1,58 +1,37 @@
-"""The first rule: the distance between two named points is below a threshold (e.g. the male's
-head near the female's abdomen), held for a minimum duration."""
+"""The ``distance_below`` rule kind: the distance between two named points is below a threshold
+(e.g. the male's head near the female's abdomen), through the rule language."""
 
 from __future__ import annotations
 
-import math
-
-from rtpose.core.config import DistanceRuleConfig
 from rtpose.core.errors import ConfigError
-from rtpose.core.types import Poses
-from rtpose.triggers.timing import HoldTimer
+from rtpose.core.rules_config import DistanceRuleConfig
+from rtpose.triggers.condition_rule import ConditionRule, rule_timer
+from rtpose.triggers.expression import FeatureEnvironment, compile_condition
+from rtpose.triggers.presets import distance_below_expression
 
 
-def _resolve_point(spec: str, field: str, animals: list[str], node_names: list[str]) -> tuple[int, int]:
-    animal, node = spec.split(".", 1)
-    if animal not in animals:
-        raise ConfigError(f"{field}: animal {animal!r} is not in identity.animals {animals}")
-    if node not in node_names:
-        raise ConfigError(f"{field}: node {node!r} is not a node of the model (nodes: {node_names})")
-    return animals.index(animal), node_names.index(node)
-
-
-class DistanceBelowRule:
+class DistanceBelowRule(ConditionRule):
     """Active while |from_point − to_point| < max_distance_px has held for min_duration_ms.
 
-    A missing animal or node makes the condition false (never true by accident).
+    A missing animal or node makes the condition unknown, which counts as false by default.
     """
 
     def __init__(self, config: DistanceRuleConfig, animals: list[str], node_names: list[str], index: int = 0):
-        self.name = config.name
+        for field_name in ("from_point", "to_point"):
+            animal, node = getattr(config, field_name).split(".", 1)
+            if animal not in animals:
+                raise ConfigError(
+                    f"rules.{index}.{field_name}: animal {animal!r} is not in identity.animals {animals}"
+                )
+            if node not in node_names:
+                raise ConfigError(
+                    f"rules.{index}.{field_name}: node {node!r} is not a node of the model "
+                    f"(nodes: {node_names})"
+                )
+        environment = FeatureEnvironment(tuple(animals), tuple(node_names))
+        try:
+            condition = compile_condition(distance_below_expression(config), environment)
+        except ConfigError as error:  # names that the language cannot spell (e.g. with '-')
+            raise ConfigError(f"rules.{index}: {error}") from None
+        super().__init__(config.name, condition, rule_timer(config), config.missing == "hold")
         self.config = config
-        self._from = _resolve_point(config.from_point, f"rules.{index}.from_point", animals, node_names)
-        self._to = _resolve_point(config.to_point, f"rules.{index}.to_point", animals, node_names)
-        self._timer = HoldTimer(config.min_duration_ms, config.release_ms)
-        self.last_distance_px = math.nan
-
-    @staticmethod
-    def _slot_of(poses: Poses, animal: int) -> int:
-        identities = poses.identities
-        for slot in range(len(identities)):
-            if identities[slot] == animal:
-                return slot
-        return -1
-
-    def update(self, poses: Poses, t_ns: int) -> bool:
-        from_slot = self._slot_of(poses, self._from[0])
-        to_slot = self._slot_of(poses, self._to[0])
-        distance = math.nan
-        if from_slot >= 0 and to_slot >= 0:
-            a = poses.points[from_slot, self._from[1]]
-            b = poses.points[to_slot, self._to[1]]
-            distance = math.hypot(a[0] - b[0], a[1] - b[1])
-        self.last_distance_px = distance
-        return self._timer.update(distance < self.config.max_distance_px, t_ns)
-
-    @property
-    def active(self) -> bool:
-        return self._timer.active
