@@ -372,6 +372,7 @@ class _Session:
                 "frames_produced_by_camera": frames_produced,
                 "frames_grabbed": grabber.frames_grabbed,
                 "skipped_in_ring": ring.skipped_in_ring,
+                "left_in_ring_at_stop": ring.frames_waiting,
                 "skipped_by_camera": None
                 if frames_produced is None
                 else max(frames_produced - grabber.frames_grabbed, 0),

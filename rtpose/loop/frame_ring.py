@@ -88,6 +88,12 @@ class FrameRing:
             index = self._ready.popleft()
             return index, self._frames[index]
 
+    @property
+    def frames_waiting(self) -> int:
+        """Frames published but not taken (at the end of a run: grabbed, never processed)."""
+        with self._condition:
+            return len(self._ready)
+
     def release(self, index: int) -> None:
         """Loop: the buffer may be reused."""
         with self._condition:
