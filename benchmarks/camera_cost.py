@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shlex
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report import append_result, heading
 
 os.environ.setdefault("PYLON_CAMEMU", "1")
 
@@ -124,12 +124,8 @@ def main() -> int:
         rows.append((f"basler emulator {size}x{size} Mono8", basler_cost(size, args.frames)))
         print(f"video decode {size}x{size} ...", file=sys.stderr)
         rows.append((f"video H.264 {size}x{size} decode", video_decode_rate(size, args.frames)))
-    command = f"PYLON_CAMEMU=1 python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}".strip()
     lines = [
-        f"## {time.strftime('%Y-%m-%d %H:%M')} — `{command}`",
-        "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "",
+        *heading(__file__, env="PYLON_CAMEMU=1"),
         "| path | figures |",
         "|---|---|",
     ]
@@ -137,9 +133,7 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        results = Path(__file__).parent / "results" / "camera_cost.md"
-        with results.open("a", encoding="utf-8") as handle:
-            handle.write("\n" + text)
+        append_result("camera_cost", text, "Camera path cost")
     return 0
 
 

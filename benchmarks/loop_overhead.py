@@ -14,15 +14,12 @@ With --write the figures are appended to benchmarks/results/loop_overhead.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shlex
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from report import append_result, heading
 
 from rtpose.camera.fly_scene import FlyScene
 from rtpose.cli import demo_config_path
@@ -135,12 +132,8 @@ def main() -> int:
     overhead = measure_overhead(args.frames)
     print(f"demo: {args.demo_seconds} s ...", file=sys.stderr)
     demo = measure_demo(args.demo_seconds)
-    command = f"python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}".strip()
     lines = [
-        f"## {time.strftime('%Y-%m-%d %H:%M')} — `{command}`",
-        "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "",
+        *heading(__file__),
         "Loop overhead (zero-cost engine, every frame, recorder + publisher on):",
         "",
         "| measure | value |",
@@ -161,10 +154,7 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        results = Path(__file__).parent / "results" / "loop_overhead.md"
-        with results.open("a", encoding="utf-8") as handle:
-            handle.write("\n" + text)
-        print(f"appended to {results}", file=sys.stderr)
+        append_result("loop_overhead", text, "Loop overhead and demo per-stage latency")
     return 0
 
 

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from report import append_result, heading
 
 from rtpose.camera.fly_scene import NODE_NAMES, FlyScene
 from rtpose.cli import demo_config_path
@@ -99,13 +96,10 @@ def main() -> int:
         "size identity + 7-term expression": {"rois": arena, "rules": long_rule, "daq": {"outputs": []}},
     }
     rows = [(name, _measure(changes, points, scores)) for name, changes in cases.items()]
-    command = shlex.join(["python", "benchmarks/rules_cost.py", *sys.argv[1:]])
     lines = [
-        f"## {time.strftime('%Y-%m-%d %H:%M')} — `{command}`",
-        "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"{args.frames} frames of the demo scene at {FPS:g} fps (ground truth, slots shuffled).",
-        "",
+        *heading(
+            __file__, f"{args.frames} frames of the demo scene at {FPS:g} fps (ground truth, slots shuffled)."
+        ),
         "| case | p50 µs | p99 µs | mean µs | rule state changes |",
         "|---|---|---|---|---|",
     ]
@@ -117,10 +111,7 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        results = Path(__file__).parent / "results" / "rules_cost.md"
-        header = "" if results.exists() else "# Rules cost: identity + rules per frame\n\n"
-        with results.open("a", encoding="utf-8") as file:
-            file.write(header + text + "\n")
+        append_result("rules_cost", text, "Rules cost: identity + rules per frame")
     return 0
 
 

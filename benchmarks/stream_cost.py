@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from report import append_result, heading
 
 from rtpose.core.clock import now_ns
 from rtpose.stream import PosePublisher
@@ -121,13 +118,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     results = {name: measure(size, args.frames, args.rate_hz) for name, size in SIZES.items()}
-    command = "python benchmarks/stream_cost.py " + shlex.join(sys.argv[1:])
     lines = [
-        f"## {time.strftime('%Y-%m-%d %H:%M')} — `{command.strip()}`",
-        "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"{args.frames} frames at {args.rate_hz:g} Hz, one subscriber process on loopback",
-        "",
+        *heading(
+            __file__, f"{args.frames} frames at {args.rate_hz:g} Hz, one subscriber process on loopback"
+        ),
         "| size | record bytes | publish p50 µs | publish p99 µs | received "
         "| pub→sub p50 µs | pub→sub p99 µs |",
         "|---|---|---|---|---|---|---|",
@@ -140,10 +134,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        path = Path(__file__).parent / "results" / "stream_cost.md"
-        header = "" if path.exists() else "# Stream cost\n\nSee benchmarks/stream_cost.py for the method.\n\n"
-        with path.open("a", encoding="utf-8") as file:
-            file.write(header + text + "\n")
+        append_result("stream_cost", text, "Stream cost (method: benchmarks/stream_cost.py)")
 
 
 if __name__ == "__main__":
