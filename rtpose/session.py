@@ -40,6 +40,7 @@ from rtpose.loop.signals import StopRequest, stop_on_signals
 from rtpose.loop.stats import ActivityTracker
 from rtpose.loop.status import StatusThread
 from rtpose.loop.watchdog import Watchdog
+from rtpose.record.analog import AnalogRecorder
 from rtpose.record.recorder import Recorder
 from rtpose.run_folder import create_run_folder, write_run_header, write_summary
 from rtpose.stream.publisher import PosePublisher
@@ -106,6 +107,9 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
         run_dir = create_run_folder(config, options.out)
         write_run_header(run_dir, config, metadata, checked.model_path)
         daq = overrides.daq or open_daq(config.daq)
+        watch_camera = getattr(daq, "watch_camera", None)
+        if watch_camera is not None and hasattr(camera, "exposure_schedule"):
+            watch_camera(camera)  # the sim DAQ's "camera_exposure" inputs follow this camera
     except BaseException:
         for part in reversed(opened):
             _quietly(part.close)
@@ -143,6 +147,7 @@ class _Session:
         self.stop = StopRequest()
         self.publisher: PosePublisher | None = None
         self.control: ControlServer | None = None
+        self.analog: AnalogRecorder | None = None
         self.cleanup_errors: list[str] = []
 
     def execute(self) -> RunResult:
@@ -176,6 +181,9 @@ class _Session:
                     )
                 if config.control.enabled:
                     self._start_control(loop, outputs)
+                if config.daq.inputs:
+                    self.analog = AnalogRecorder(self.run_dir, list(config.daq.inputs))
+                    self.daq.set_input_sink(self.analog)
                 self.daq.start()
                 self.camera.start()
                 grabber.start()
@@ -303,8 +311,19 @@ class _Session:
             if not self._attempt(f"{channel.name} close", channel.close):
                 self.cleanup_errors.append(f"{channel.name}: {channel.error}")
         closed_off = self._attempt("daq close", self.daq.close)
+        if self.analog is not None:
+            self._attempt("analog inputs close", self.analog.close)
         self._attempt("engine close", self.engine.close)
         return bool(outputs_off and closed_off)
+
+    def _analog_summary(self) -> dict[str, Any] | None:
+        if self.analog is None:
+            return None
+        return {
+            **self.analog.stats(),
+            "rate_hz": self.config.daq.input_rate_hz,
+            "error": _text(getattr(self.daq, "input_error", None)),
+        }
 
     def _should_stop(self, counters: LoopCounters) -> bool:
         if self.stop.requested:
@@ -386,6 +405,7 @@ class _Session:
             "side_channels": channel_summary,
             "stream": None if self.publisher is None else self.publisher.stats(),
             "control": None if self.control is None else self.control.stats(),
+            "analog_inputs": self._analog_summary(),
             "watchdog_stalls": watchdog.stalls,
             "cleanup_errors": self.cleanup_errors,
             "outputs_off_at_exit": bool(outputs_off),

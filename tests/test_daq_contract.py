@@ -6,16 +6,29 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from fake_nidaqmx import FakeNidaqmx
 
 from rtpose.core.clock import now_ns
-from rtpose.core.config import DaqConfig, DigitalOutputConfig
+from rtpose.core.daq_config import DaqConfig, DigitalOutputConfig
 from rtpose.core.errors import DaqError
 from rtpose.daq import Daq, open_daq
+from rtpose.daq.nidaq import NiDaq
 from rtpose.daq.sim import SimDaq
 
-CONFIG = DaqConfig(outputs=[DigitalOutputConfig(name="laser"), DigitalOutputConfig(name="led", line="l1")])
+CONFIG = DaqConfig(
+    outputs=[DigitalOutputConfig(name="laser"), DigitalOutputConfig(name="led", line="Dev1/port0/line1")]
+)
 
-BACKENDS: dict[str, Callable[[DaqConfig], Daq]] = {"sim": SimDaq, "open_daq(sim)": open_daq}
+
+def _nidaq_on_fake(config: DaqConfig) -> Daq:
+    return NiDaq(config, nidaqmx_api=FakeNidaqmx())
+
+
+BACKENDS: dict[str, Callable[[DaqConfig], Daq]] = {
+    "sim": SimDaq,
+    "open_daq(sim)": open_daq,
+    "nidaq(fake)": _nidaq_on_fake,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

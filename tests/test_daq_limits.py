@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from rtpose.core.config import DaqConfig, DigitalOutputConfig
+from rtpose.core.daq_config import DaqConfig, DigitalOutputConfig
 from rtpose.core.errors import DaqError
 from rtpose.daq.limits import OutputController
 from rtpose.daq.sim import SimDaq

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtpose.core.config import DaqConfig, DigitalOutputConfig
+from rtpose.core.daq_config import DaqConfig, DigitalOutputConfig
 from rtpose.core.errors import DaqError
 from rtpose.daq.sim import SimDaq, SimWrite
 

@@ -68,6 +68,13 @@ class SyntheticCamera:
         self.frames_produced = self._next_id
         return frame_id, due_ns
 
+    def exposure_schedule(self) -> tuple[int, int] | None:
+        """(frame 0's exposure start on the process clock, frame period in ns) while running in
+        real time, else None: the sim DAQ derives the camera's exposure signal from it."""
+        if not (self._running and self.realtime):
+            return None
+        return self._start_ns, self._period_ns
+
     def stop(self) -> None:
         self._running = False
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from rtpose.core.config_section import Section as _Section
+from rtpose.core.daq_config import SWITCHED_KINDS, DaqConfig
 from rtpose.core.errors import ConfigError
 from rtpose.core.rules_config import (
     ROI_SHAPES,
@@ -176,27 +177,6 @@ class IdentityConfig(_Section):
         return animals
 
 
-class DigitalOutputConfig(_Section):
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
-    """Output name, referred to by rules."""
-    kind: Literal["digital"] = "digital"
-    """Output kind. "digital": one line, high while a rule holds it on."""
-    line: str = "Dev1/port0/line0"
-    """Physical line (NI-DAQmx naming); the sim DAQ only records it."""
-    max_on_ms: float = Field(default=10_000.0, gt=0)
-    """Safety bound: the output is forced off after being on this long."""
-    max_duty_cycle: float = Field(default=0.5, gt=0, le=1)
-    """Safety bound: on-time over ``duty_window_ms`` is capped at this fraction."""
-    duty_window_ms: float = Field(default=60_000.0, gt=0)
-    """Window over which the duty cycle is measured."""
-
-
-class DaqConfig(_Section):
-    backend: Literal["sim"] = "sim"
-    """"sim": simulated DAQ that records every write with its timestamp."""
-    outputs: list[DigitalOutputConfig] = Field(default_factory=list)
-
-
 class StreamConfig(_Section):
     enabled: bool = True
     """Publish poses and events over ZeroMQ."""
@@ -293,8 +273,7 @@ class RigConfig(_Section):
     @model_validator(mode="after")
     def _cross_references(self) -> RigConfig:
         output_names = [o.name for o in self.daq.outputs]
-        if len(set(output_names)) != len(output_names):
-            raise ValueError("daq.outputs: output names must be unique")
+        output_kinds = {o.name: o.kind for o in self.daq.outputs}
         rule_names = [r.name for r in self.rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError("rules: rule names must be unique")
@@ -303,6 +282,11 @@ class RigConfig(_Section):
                 raise ValueError(
                     f"rules.{index}.output: {rule.output!r} is not a daq output "
                     f"(known: {output_names or 'none'}); add it under [[daq.outputs]]"
+                )
+            if rule.output is not None and output_kinds[rule.output] not in SWITCHED_KINDS:
+                raise ValueError(
+                    f"rules.{index}.output: {rule.output!r} is an {output_kinds[rule.output]} output, "
+                    f"which follows its feature; rules drive {', '.join(SWITCHED_KINDS)} outputs"
                 )
             self._check_rule_animals(index, rule)
         roi_names = [roi.name for roi in self.rois]

@@ -1,4 +1,4 @@
-"""DAQ layer: the ``Daq`` Protocol, its backends (``sim``; ``nidaqmx`` later) and the safety bounds.
+"""DAQ layer: the ``Daq`` Protocol, its backends (``sim``, ``nidaq``) and the safety bounds.
 
 ``open_daq(config)`` picks the backend named in the rig config. Backends are imported lazily so
 that importing rtpose never pulls in a vendor SDK.
@@ -6,7 +6,7 @@ that importing rtpose never pulls in a vendor SDK.
 
 from __future__ import annotations
 
-from rtpose.core.config import DaqConfig
+from rtpose.core.daq_config import DaqConfig
 from rtpose.core.errors import DaqError
 from rtpose.daq.limits import OutputController
 from rtpose.daq.protocol import Daq
@@ -20,4 +20,8 @@ def open_daq(config: DaqConfig) -> Daq:
         from rtpose.daq.sim import SimDaq
 
         return SimDaq(config)
-    raise DaqError(f"daq.backend {config.backend!r} is not available (known: 'sim')")
+    if config.backend == "nidaq":
+        from rtpose.daq.nidaq import NiDaq
+
+        return NiDaq(config)
+    raise DaqError(f"daq.backend {config.backend!r} is not available (known: 'sim', 'nidaq')")

@@ -1,7 +1,8 @@
 """The stimulation safety layer between the rules and the DAQ: bounds on every output.
 
 ``OutputController.update`` turns the rules' requests (one bool per output) into DAQ writes,
-writing only on change, and enforces each output's bounds from its ``DigitalOutputConfig``:
+writing only on change, and enforces the bounds of each switched output (digital line, pulse
+train, analog level; ``rtpose.core.daq_config``):
 
 - ``max_on_ms``: an output on for this long is forced off.
 - ``max_duty_cycle`` over ``duty_window_ms``: the on-time inside the trailing window may not reach
@@ -16,6 +17,10 @@ accounting uses the ``now_ns`` the caller passes. The loop passes the host clock
 stage (not the frame's timestamp): the bounds protect the animal in real time, so they are
 measured in real time.
 
+Analog feature outputs are not switched: ``update`` writes each one's value (the feature scaled
+to volts, clamped to the output's range, ``off_volts`` when the feature cannot be measured)
+whenever it changes; ``all_off`` puts them at ``off_volts`` like every other output.
+
 Threading: ``update`` and ``drain_events`` run on the loop thread; ``all_off`` may be called
 from any thread (watchdog, signal paths). ``all_off`` drives the DAQ off first, without waiting
 for anything, then brings the bookkeeping in line; if the loop thread is stuck inside a DAQ
@@ -25,14 +30,21 @@ doing anything else.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from rtpose.core.clock import now_ns as clock_now_ns
-from rtpose.core.config import DigitalOutputConfig
+from rtpose.core.daq_config import (
+    AnalogFeatureOutputConfig,
+    DigitalOutputConfig,
+    OutputConfig,
+    SwitchedOutputConfig,
+)
 from rtpose.core.errors import DaqError
 from rtpose.core.frame_record import Event
 from rtpose.daq.protocol import Daq
@@ -55,7 +67,7 @@ class OutputController:
     (int64, how often a bound cut or refused each output), ``events_dropped``.
     """
 
-    def __init__(self, daq: Daq, outputs: list[DigitalOutputConfig]) -> None:
+    def __init__(self, daq: Daq, outputs: Sequence[OutputConfig]) -> None:
         names = tuple(output.name for output in outputs)
         if names != tuple(daq.output_names):
             raise ValueError(
@@ -63,7 +75,15 @@ class OutputController:
             )
         count = len(outputs)
         self._daq = daq
-        self._outputs = tuple(outputs)
+        self._features = {
+            index: output
+            for index, output in enumerate(outputs)
+            if isinstance(output, AnalogFeatureOutputConfig)
+        }
+        self._switched = [index for index in range(count) if index not in self._features]
+        self._volts = {index: output.off_volts for index, output in self._features.items()}
+        bounded = [_as_bounded(output) for output in outputs]
+        self._outputs = tuple(bounded)
         self._names = names
         self.states: npt.NDArray[np.uint8] = np.zeros(count, np.uint8)
         self.cuts: npt.NDArray[np.int64] = np.zeros(count, np.int64)
@@ -72,11 +92,11 @@ class OutputController:
         self._on = [False] * count
         self._latched_off = [False] * count
         self._on_since_ns = [0] * count
-        self._max_on_ns = [round(output.max_on_ms * 1e6) for output in outputs]
-        self._window_ns = [round(output.duty_window_ms * 1e6) for output in outputs]
+        self._max_on_ns = [round(output.max_on_ms * 1e6) for output in bounded]
+        self._window_ns = [round(output.duty_window_ms * 1e6) for output in bounded]
         self._budget_ns: list[int | None] = [
             round(output.max_duty_cycle * output.duty_window_ms * 1e6) if output.max_duty_cycle < 1 else None
-            for output in outputs
+            for output in bounded
         ]
         self._intervals: list[deque[tuple[int, int]]] = [deque() for _ in outputs]
         self._completed_on_ns = [0] * count
@@ -91,8 +111,15 @@ class OutputController:
     def output_names(self) -> tuple[str, ...]:
         return self._names
 
-    def update(self, desired_on: npt.NDArray[np.bool_], frame_id: int, now_ns: int) -> int:
-        """Apply the bounds to ``desired_on`` (bool, one per output) and write what changed.
+    def update(
+        self,
+        desired_on: npt.NDArray[np.bool_],
+        frame_id: int,
+        now_ns: int,
+        values: npt.NDArray[np.float64] | None = None,
+    ) -> int:
+        """Apply the bounds to ``desired_on`` (bool, one per output) and write what changed;
+        ``values`` (one per output, NaN = unknown) feed the analog feature outputs.
 
         Returns the completion time of this call's last write, or 0 if nothing was written.
         Raises ``DaqError`` if a write fails, after driving every output off.
@@ -102,23 +129,36 @@ class OutputController:
         with self._lock:
             self._updating_thread = threading.get_ident()
             try:
-                return self._update_locked(desired_on, frame_id, now_ns)
+                return self._update_locked(desired_on, frame_id, now_ns, values)
             finally:
                 self._updating_thread = None
 
-    def _update_locked(self, desired_on: npt.NDArray[np.bool_], frame_id: int, now_ns: int) -> int:
+    def _update_locked(
+        self,
+        desired_on: npt.NDArray[np.bool_],
+        frame_id: int,
+        now_ns: int,
+        values: npt.NDArray[np.float64] | None,
+    ) -> int:
         now_ns = max(now_ns, self._last_now_ns)
         self._last_now_ns = now_ns
         self._last_frame_id = frame_id
         if self._off_pending:
             self._apply_all_off(frame_id, now_ns)
         write_ns = 0
-        for index in range(len(self._on)):
+        for index in self._switched:
             if self._off_pending:
                 break
             on = self._decide(index, bool(desired_on[index]), frame_id, now_ns)
             if on != self._on[index]:
                 write_ns = self._write(index, on, frame_id, now_ns)
+        if values is not None:
+            for index, output in self._features.items():
+                if self._off_pending:
+                    break
+                write_ns = (
+                    self._write_feature(index, output, float(values[index]), frame_id, now_ns) or write_ns
+                )
         if self._off_pending:
             self._apply_all_off(frame_id, now_ns)
         return write_ns
@@ -206,6 +246,24 @@ class OutputController:
         self._emit(Event("output", self._names[index], frame_id, write_ns, 1.0 if on else 0.0))
         return write_ns
 
+    def _write_feature(
+        self, index: int, output: AnalogFeatureOutputConfig, value: float, frame_id: int, now_ns: int
+    ) -> int:
+        volts = output.off_volts if math.isnan(value) else output.offset_volts + output.volts_per_unit * value
+        volts = min(max(volts, output.min_volts), output.max_volts)
+        if volts == self._volts[index]:
+            return 0
+        try:
+            write_ns = self._daq.write_value(index, volts)
+        except Exception as error:
+            self._after_write_failure(index, error, frame_id, now_ns)
+            if isinstance(error, DaqError):
+                raise
+            raise DaqError(f"writing output {self._names[index]!r} failed: {error}") from error
+        self._volts[index] = volts
+        self.last_write_ns = write_ns
+        return write_ns
+
     def _after_write_failure(self, index: int, error: BaseException, frame_id: int, now_ns: int) -> None:
         detail = f"write failed: {type(error).__name__}: {error}"
         self._emit(Event("error", self._names[index], frame_id, clock_now_ns(), 0.0, detail))
@@ -216,7 +274,9 @@ class OutputController:
         self._off_pending = False
         confirmed = self._daq_all_off()
         t_ns = clock_now_ns()
-        for index in range(len(self._on)):
+        for index, output in self._features.items():
+            self._volts[index] = output.off_volts
+        for index in self._switched:
             self._latched_off[index] = True
             if self._on[index]:
                 self._set_state(index, False, now_ns)
@@ -257,3 +317,13 @@ class OutputController:
             self.events_dropped += 1
             return
         self._events.append(event)
+
+
+_UNBOUNDED = 1e15
+
+
+def _as_bounded(output: OutputConfig) -> SwitchedOutputConfig:
+    """A feature output's bounds are never consulted; a digital stand-in keeps the arrays aligned."""
+    if isinstance(output, AnalogFeatureOutputConfig):
+        return DigitalOutputConfig(name=output.name, max_on_ms=_UNBOUNDED, max_duty_cycle=1.0)
+    return output

@@ -33,7 +33,7 @@ class OutputStage(Protocol):
 
     states: Any
 
-    def update(self, desired_on: Any, frame_id: int, now_ns: int) -> int: ...
+    def update(self, desired_on: Any, frame_id: int, now_ns: int, values: Any = None) -> int: ...
 
     def drain_events(self) -> list[Event]: ...
 
@@ -126,7 +126,7 @@ class HotLoop:
         rules_end_ns = now_ns()
 
         try:
-            self.outputs.update(self.rules.desired_on, frame_id, rules_end_ns)
+            self.outputs.update(self.rules.desired_on, frame_id, rules_end_ns, self.rules.output_values)
         except Exception as error:
             raise StageError("daq", frame_id, error) from error
         daq_write_ns = now_ns()

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from rtpose.core.config import RigConfig
+from rtpose.core.daq_config import AnalogFeatureOutputConfig
 from rtpose.core.errors import ConfigError
 from rtpose.core.frame_record import Event
 from rtpose.core.rules_config import (
@@ -22,7 +23,13 @@ from rtpose.core.rules_config import (
 from rtpose.core.types import Poses
 from rtpose.triggers.condition_rule import ConditionRule
 from rtpose.triggers.distance import DistanceBelowRule
-from rtpose.triggers.expression import CompiledCondition, FeatureEnvironment, compile_condition
+from rtpose.triggers.expression import (
+    CompiledCondition,
+    CompiledValue,
+    FeatureEnvironment,
+    compile_condition,
+    compile_value,
+)
 from rtpose.triggers.expression.environment import CircleRoi, PolygonRoi, RectRoi, Roi
 from rtpose.triggers.plugin import PluginSetup, load_plugin_condition
 from rtpose.triggers.presets import courtship_expression
@@ -43,7 +50,13 @@ class RuleSet:
     (O, bool) which outputs the rules ask to be on (any rule mapped to an output holds it on).
     """
 
-    def __init__(self, rules: list[Rule], rule_outputs: list[int | None], num_outputs: int) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        rule_outputs: list[int | None],
+        num_outputs: int,
+        output_features: dict[int, CompiledValue] | None = None,
+    ) -> None:
         self.rules = rules
         self.names = [rule.name for rule in rules]
         self._rule_outputs = rule_outputs
@@ -52,8 +65,14 @@ class RuleSet:
         self.armed = np.ones(len(rules), np.bool_)
         """A disarmed rule is still evaluated (``rule_active``, events) but drives no output."""
         self.events: list[Event] = []
+        self.output_values = np.full(num_outputs, np.nan)
+        """Per output, the feature value of an analog feature output (NaN: not measurable, or
+        not a feature output); internal units (px, deg, px/s)."""
+        self._output_features = sorted((output_features or {}).items())
 
     def update(self, poses: Poses, t_ns: int, frame_id: int) -> None:
+        for feature_output, feature in self._output_features:
+            self.output_values[feature_output] = feature.evaluate(poses, t_ns)
         self.desired_on.fill(False)
         for index, rule in enumerate(self.rules):
             active = rule.update(poses, t_ns)
@@ -138,4 +157,16 @@ def build_rule_set(config: RigConfig, node_names: list[str], config_dir: Path = 
     output_names = [output.name for output in config.daq.outputs]
     rules = [build_rule(index, rule, environment, config_dir) for index, rule in enumerate(config.rules)]
     rule_outputs = [None if r.output is None else output_names.index(r.output) for r in config.rules]
-    return RuleSet(rules, rule_outputs, len(output_names))
+    output_features = {
+        index: _compile_value(output.feature, environment, f"daq.outputs.{index}.feature")
+        for index, output in enumerate(config.daq.outputs)
+        if isinstance(output, AnalogFeatureOutputConfig)
+    }
+    return RuleSet(rules, rule_outputs, len(output_names), output_features)
+
+
+def _compile_value(text: str, environment: FeatureEnvironment, field_name: str) -> CompiledValue:
+    try:
+        return compile_value(text, environment)
+    except ConfigError as error:
+        raise ConfigError(f"{field_name}: {error}") from None

@@ -6,9 +6,23 @@ calibration) and turns the tree into nested closures that read the frame's array
 The language reference with examples is docs/rules.md.
 """
 
-from rtpose.triggers.expression.compiler import CompiledCondition, compile_condition
+from rtpose.triggers.expression.compiler import (
+    CompiledCondition,
+    CompiledValue,
+    compile_condition,
+    compile_value,
+)
 from rtpose.triggers.expression.environment import FeatureEnvironment, Roi
 from rtpose.triggers.expression.errors import ExpressionError
 from rtpose.triggers.expression.parser import parse
 
-__all__ = ["CompiledCondition", "ExpressionError", "FeatureEnvironment", "Roi", "compile_condition", "parse"]
+__all__ = [
+    "CompiledCondition",
+    "CompiledValue",
+    "ExpressionError",
+    "FeatureEnvironment",
+    "Roi",
+    "compile_condition",
+    "compile_value",
+    "parse",
+]

@@ -100,6 +100,44 @@ def compile_condition(text: str, environment: FeatureEnvironment) -> CompiledCon
     return CompiledCondition(text, root, FrameView(len(environment.animals)), compiler.stateful)
 
 
+class CompiledValue:
+    """A compiled numeric expression: ``evaluate(poses, t_ns)`` → float in internal units (px,
+    deg, px/s), NaN when it cannot be measured in this frame. Used by analog feature outputs."""
+
+    def __init__(
+        self,
+        text: str,
+        kind: str,
+        root: Callable[[FrameView], float],
+        view: FrameView,
+        stateful: list[features.Speed],
+    ) -> None:
+        self.text = text
+        self.kind = kind
+        self._root = root
+        self._view = view
+        self._stateful = stateful
+
+    def evaluate(self, poses: Poses, t_ns: int) -> float:
+        view = self._view
+        view.load(poses, t_ns)
+        for feature in self._stateful:
+            feature.advance(view)
+        return float(self._root(view))
+
+
+def compile_value(text: str, environment: FeatureEnvironment) -> CompiledValue:
+    """Parse and compile a numeric expression (``distance(male.head, female.head)``); an
+    ExpressionError when ``text`` is a condition or does not fit the rig."""
+    tree = parse(text)
+    compiler = _Compiler(text, environment)
+    typed = compiler.compile(tree)
+    if typed.kind == TRUTH:
+        raise compiler.error("the expression is a condition; a feature output needs a number", tree.span)
+    root: Callable[[FrameView], float] = typed.evaluate  # type: ignore[assignment]
+    return CompiledValue(text, typed.kind, root, FrameView(len(environment.animals)), compiler.stateful)
+
+
 class _Compiler:
     def __init__(self, text: str, environment: FeatureEnvironment) -> None:
         self.text = text
