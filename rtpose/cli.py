@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
     check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
+    _add_bench_parser(commands)
     commands.add_parser(
         "export",
         help="export models to rtpose model packages (`rtpose export demo --help`); needs rtpose[export]",
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             return _listen(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "bench":
+            return _bench(args)
     except RtposeError as error:
         print(f"rtpose: {error}", file=sys.stderr)
         return 2
@@ -107,6 +110,22 @@ def _add_listen_parser(commands: Any) -> None:
     )
     listen.add_argument("--out", type=Path, default=None, help="write every message to this JSON-lines file")
     listen.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+
+
+def _add_bench_parser(commands: Any) -> None:
+    from rtpose.bench.loopback_command import add_loopback_parser
+
+    bench = commands.add_parser("bench", help="measure the rig: `rtpose bench loopback --help`")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    add_loopback_parser(bench_commands)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.bench_command == "loopback":
+        from rtpose.bench.loopback_command import run_loopback_command
+
+        return run_loopback_command(args)
+    return 2
 
 
 def _listen(args: argparse.Namespace) -> int:

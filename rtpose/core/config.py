@@ -286,7 +286,7 @@ class RigConfig(_Section):
             if rule.output is not None and output_kinds[rule.output] not in SWITCHED_KINDS:
                 raise ValueError(
                     f"rules.{index}.output: {rule.output!r} is an {output_kinds[rule.output]} output, "
-                    f"which follows its feature; rules drive {', '.join(SWITCHED_KINDS)} outputs"
+                    f"which rules cannot drive; rules drive {', '.join(SWITCHED_KINDS)} outputs"
                 )
             self._check_rule_animals(index, rule)
         roi_names = [roi.name for roi in self.rois]

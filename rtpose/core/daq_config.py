@@ -16,7 +16,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from rtpose.core.config_section import Section as _Section
 
 OUTPUT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
-OUTPUT_KINDS = ("digital", "pulse_train", "analog_level", "analog_feature")
+OUTPUT_KINDS = ("digital", "pulse_train", "analog_level", "analog_feature", "frame_toggle")
 SWITCHED_KINDS = ("digital", "pulse_train", "analog_level")
 CAMERA_EXPOSURE = "camera_exposure"
 """The sim source name of the camera's exposure-active signal."""
@@ -138,6 +138,17 @@ class AnalogFeatureOutputConfig(_AnalogRange):
     """Volts when the feature is 0."""
 
 
+class FrameToggleOutputConfig(_Section):
+    name: str = Field(pattern=OUTPUT_NAME_PATTERN)
+    """Output name (rules cannot drive it: it flips on every processed frame)."""
+    kind: Literal["frame_toggle"]
+    """"frame_toggle": a digital line that changes state once per processed frame, written at the
+    point where rule-driven outputs are written: wire it to an analog input to measure the
+    loop's latency with ``rtpose bench loopback`` (edge method). Not for stimulation."""
+    line: str = "Dev1/port0/line7"
+    """Physical line (NI-DAQmx naming)."""
+
+
 def _output_kind(value: object) -> str:
     """An output's tag; an output without ``kind`` is a digital line."""
     if isinstance(value, dict):
@@ -149,7 +160,8 @@ OutputConfig = Annotated[
     Annotated[DigitalOutputConfig, Tag("digital")]
     | Annotated[PulseTrainOutputConfig, Tag("pulse_train")]
     | Annotated[AnalogLevelOutputConfig, Tag("analog_level")]
-    | Annotated[AnalogFeatureOutputConfig, Tag("analog_feature")],
+    | Annotated[AnalogFeatureOutputConfig, Tag("analog_feature")]
+    | Annotated[FrameToggleOutputConfig, Tag("frame_toggle")],
     Discriminator(
         _output_kind,
         custom_error_type="output_kind",

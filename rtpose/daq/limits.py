@@ -17,6 +17,7 @@ accounting uses the ``now_ns`` the caller passes. The loop passes the host clock
 stage (not the frame's timestamp): the bounds protect the animal in real time, so they are
 measured in real time.
 
+Frame-toggle outputs flip on every ``update`` (one write per frame, for latency loopback).
 Analog feature outputs are not switched: ``update`` writes each one's value (the feature scaled
 to volts, clamped to the output's range, ``off_volts`` when the feature cannot be measured)
 whenever it changes; ``all_off`` puts them at ``off_volts`` like every other output.
@@ -42,6 +43,7 @@ from rtpose.core.clock import now_ns as clock_now_ns
 from rtpose.core.daq_config import (
     AnalogFeatureOutputConfig,
     DigitalOutputConfig,
+    FrameToggleOutputConfig,
     OutputConfig,
     SwitchedOutputConfig,
 )
@@ -80,7 +82,12 @@ class OutputController:
             for index, output in enumerate(outputs)
             if isinstance(output, AnalogFeatureOutputConfig)
         }
-        self._switched = [index for index in range(count) if index not in self._features]
+        self._toggles = [
+            index for index, output in enumerate(outputs) if isinstance(output, FrameToggleOutputConfig)
+        ]
+        self._switched = [
+            index for index in range(count) if index not in self._features and index not in self._toggles
+        ]
         self._volts = {index: output.off_volts for index, output in self._features.items()}
         bounded = [_as_bounded(output) for output in outputs]
         self._outputs = tuple(bounded)
@@ -152,6 +159,10 @@ class OutputController:
             on = self._decide(index, bool(desired_on[index]), frame_id, now_ns)
             if on != self._on[index]:
                 write_ns = self._write(index, on, frame_id, now_ns)
+        for index in self._toggles:
+            if self._off_pending:
+                break
+            write_ns = self._write_toggle(index)
         if values is not None:
             for index, output in self._features.items():
                 if self._off_pending:
@@ -246,6 +257,20 @@ class OutputController:
         self._emit(Event("output", self._names[index], frame_id, write_ns, 1.0 if on else 0.0))
         return write_ns
 
+    def _write_toggle(self, index: int) -> int:
+        on = not self._on[index]
+        try:
+            write_ns = self._daq.write_output(index, on)
+        except Exception as error:
+            self._after_write_failure(index, error, self._last_frame_id, self._last_now_ns)
+            if isinstance(error, DaqError):
+                raise
+            raise DaqError(f"writing output {self._names[index]!r} failed: {error}") from error
+        self._on[index] = on
+        self.states[index] = on
+        self.last_write_ns = write_ns
+        return write_ns
+
     def _write_feature(
         self, index: int, output: AnalogFeatureOutputConfig, value: float, frame_id: int, now_ns: int
     ) -> int:
@@ -276,6 +301,9 @@ class OutputController:
         t_ns = clock_now_ns()
         for index, output in self._features.items():
             self._volts[index] = output.off_volts
+        for index in self._toggles:
+            self._on[index] = False
+            self.states[index] = 0
         for index in self._switched:
             self._latched_off[index] = True
             if self._on[index]:
@@ -323,7 +351,7 @@ _UNBOUNDED = 1e15
 
 
 def _as_bounded(output: OutputConfig) -> SwitchedOutputConfig:
-    """A feature output's bounds are never consulted; a digital stand-in keeps the arrays aligned."""
-    if isinstance(output, AnalogFeatureOutputConfig):
+    """Feature and frame-toggle outputs have no bounds; a digital stand-in keeps the arrays aligned."""
+    if isinstance(output, AnalogFeatureOutputConfig | FrameToggleOutputConfig):
         return DigitalOutputConfig(name=output.name, max_on_ms=_UNBOUNDED, max_duty_cycle=1.0)
     return output

@@ -13,8 +13,8 @@ trigger and never an output that waits for a periodic DAQ callback.
 
 Per output kind:
 
-- ``digital``: one task per line (``add_do_chan``, one channel per line), started; on/off is
-  ``write_one_sample_one_line``.
+- ``digital`` and ``frame_toggle``: one task per line (``add_do_chan``, one channel per line),
+  started; on/off is ``write_one_sample_one_line``.
 - ``pulse_train``: a counter output task (``add_co_pulse_chan_freq``, idle low), FINITE implicit
   timing of ``pulses_per_train`` pulses, committed (``TaskMode.TASK_COMMIT``) so that the rule's
   rising edge is a fast ``start()`` and its release a ``stop()`` (which returns the counter to
@@ -53,6 +53,7 @@ from rtpose.core.daq_config import (
     AnalogLevelOutputConfig,
     DaqConfig,
     DigitalOutputConfig,
+    FrameToggleOutputConfig,
     OutputConfig,
     PulseTrainOutputConfig,
 )
@@ -213,7 +214,7 @@ class NiDaq:
         constants = api.constants
         task = api.Task(f"rtpose-{config.name}")
         try:
-            if isinstance(config, DigitalOutputConfig):
+            if isinstance(config, DigitalOutputConfig | FrameToggleOutputConfig):
                 task.do_channels.add_do_chan(config.line, line_grouping=constants.LineGrouping.CHAN_PER_LINE)
                 task.start()
                 return _Output(config, task, api.stream_writers.DigitalSingleChannelWriter(task.out_stream))
@@ -251,7 +252,7 @@ class NiDaq:
 
     def _drive(self, output: _Output, on: bool) -> None:
         config = output.config
-        if isinstance(config, DigitalOutputConfig):
+        if isinstance(config, DigitalOutputConfig | FrameToggleOutputConfig):
             output.writer.write_one_sample_one_line(on, timeout=WRITE_TIMEOUT_S)
         elif isinstance(config, PulseTrainOutputConfig):
             if output.train_running:

@@ -34,6 +34,7 @@ from rtpose.core.daq_config import (
     AnalogLevelOutputConfig,
     DaqConfig,
     DigitalOutputConfig,
+    FrameToggleOutputConfig,
     PulseTrainOutputConfig,
 )
 from rtpose.core.errors import DaqError
@@ -241,7 +242,7 @@ class SimDaq:
 
 
 def _channel_of(output: object) -> str:
-    if isinstance(output, DigitalOutputConfig):
+    if isinstance(output, DigitalOutputConfig | FrameToggleOutputConfig):
         return output.line
     if isinstance(output, PulseTrainOutputConfig):
         return output.counter

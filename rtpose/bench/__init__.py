@@ -1,0 +1,1 @@
+"""Measurements a rig engineer runs from the CLI (``rtpose bench ...``)."""
