@@ -7,6 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from rtpose.core.config import parse_config
 from rtpose.core.daq_config import DaqConfig, DigitalOutputConfig
 from rtpose.core.errors import DaqError
 from rtpose.daq.limits import OutputController
@@ -281,3 +282,24 @@ def test_all_off_from_a_signal_handler_interrupting_update_on_the_same_thread() 
     assert controller.states.tolist() == [0]
     controller.update(ON, 1, MS)
     assert not daq.is_on("laser")
+
+
+def test_bounds_apply_to_trains_and_analog_levels_too() -> None:
+    outputs = [
+        {"name": "train", "kind": "pulse_train", "frequency_hz": 20, "pulse_width_ms": 5, "max_on_ms": 100},
+        {"name": "led", "kind": "analog_level", "on_volts": 2.5, "off_volts": 0.5, "max_on_ms": 100},
+    ]
+    config = parse_config({"daq": {"outputs": outputs}}).daq
+    daq = SimDaq(config)
+    daq.start()
+    controller = OutputController(daq, list(config.outputs))
+    on = np.ones(2, np.bool_)
+    t0 = 1_000_000_000
+    controller.update(on, 0, t0)
+    assert daq.is_on("train") and daq.value_of("led") == 2.5
+    controller.update(on, 1, t0 + 150_000_000)  # past max_on_ms: both cut to their safe state
+    assert not daq.is_on("train") and daq.value_of("led") == 0.5
+    assert controller.cuts.tolist() == [1, 1]
+    events = [event for event in controller.drain_events() if event.kind == "limit"]
+    assert [event.name for event in events] == ["train", "led"]
+    assert all("max_on_ms" in event.detail for event in events)
