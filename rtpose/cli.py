@@ -1,4 +1,4 @@
-"""The `rtpose` command line: demo, run, check, export."""
+"""The `rtpose` command line: demo, run, check, listen, convert, replay, export."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(run, None)
     _add_listen_parser(commands)
+    _add_convert_parser(commands)
     check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
     check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             return _listen(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "convert":
+            return _convert(args)
     except RtposeError as error:
         print(f"rtpose: {error}", file=sys.stderr)
         return 2
@@ -107,6 +110,38 @@ def _add_listen_parser(commands: Any) -> None:
     )
     listen.add_argument("--out", type=Path, default=None, help="write every message to this JSON-lines file")
     listen.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+
+
+def _add_convert_parser(commands: Any) -> None:
+    convert = commands.add_parser(
+        "convert",
+        help="convert a recorded run to SLEAP (.slp), NWB (ndx-pose) or CSV",
+        description=(
+            "Converts a run folder (what `rtpose run` recorded, also one left by a killed process) "
+            "to: slp, a SLEAP predictions file (tracks named by animal, point and instance scores, "
+            "the recorded video referenced when there is one); nwb, an NWB file with ndx-pose (a "
+            "PoseEstimation per animal, the rule states and outputs, timestamps from the record); "
+            "csv, one row per frame and instance slot. slp and nwb need "
+            "`pip install 'rtpose[convert]'`."
+        ),
+    )
+    convert.add_argument("run_dir", type=Path, help="the run folder (holds frames.bin and frames.json)")
+    convert.add_argument("--to", required=True, choices=["slp", "nwb", "csv"], help="output format")
+    convert.add_argument(
+        "-o", "--out", type=Path, default=None, help="output file (default: <run_dir>/<run name>.<format>)"
+    )
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from rtpose.convert import convert_run
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rrtpose convert: {done}/{total} frames", end="", file=sys.stderr, flush=True)
+
+    path, description = convert_run(args.run_dir, args.to, args.out, progress)
+    print("", file=sys.stderr)
+    print(f"wrote {path}: {description}")
+    return 0
 
 
 def _listen(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from rtpose import __version__
 from rtpose.camera import Camera, open_camera
 from rtpose.config_check import check_config
@@ -148,7 +150,11 @@ class _Session:
     def execute(self) -> RunResult:
         config = self.config
         dtype = frame_record_dtype(
-            self.metadata.max_instances, len(self.node_names), len(self.rules.names), len(self.output_names)
+            self.metadata.max_instances,
+            len(self.node_names),
+            len(self.rules.names),
+            len(self.output_names),
+            len(self.metadata.class_names),
         )
         records = RecordRing(dtype, capacity=max(2 * config.record.queue_size, 1024))
         outputs = OutputController(self.daq, list(config.daq.outputs))
@@ -168,7 +174,7 @@ class _Session:
         with stop_on_signals(self.stop):  # covers the cleanup too: a signal there is only noted
             try:
                 channels.append(
-                    SideChannel("recorder", Recorder(self.run_dir, dtype), records, config.record.queue_size)
+                    SideChannel("recorder", self._recorder(dtype), records, config.record.queue_size)
                 )
                 if config.stream.enabled:
                     channels.append(
@@ -231,6 +237,16 @@ class _Session:
         write_summary(self.run_dir, summary)
         exit_code = 1 if error_text or not outputs_off else 0
         return RunResult(self.run_dir, summary, exit_code, error_text, self.daq)
+
+    def _recorder(self, dtype: np.dtype) -> Recorder:
+        labels = {
+            "nodes": self.node_names,
+            "animals": list(self.config.identity.animals),
+            "rules": list(self.rules.names),
+            "outputs": self.output_names,
+            "classes": list(self.metadata.class_names),
+        }
+        return Recorder(self.run_dir, dtype, labels=labels)
 
     def _publisher(self) -> PosePublisher:
         stream = self.config.stream

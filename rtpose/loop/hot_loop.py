@@ -80,6 +80,7 @@ class HotLoop:
         self.activity = activity
         self.timestamps = TimestampLog()
         self.counters = LoopCounters()
+        self._records_class_probs = "class_probs" in (records.records.dtype.names or ())
         self.between_frames: BetweenFrames | None = None
         """Set before ``run``; called once per iteration, before taking the next frame."""
 
@@ -150,6 +151,8 @@ class HotLoop:
         record["identities"] = poses.identities
         record["rule_active"] = self.rules.rule_active
         record["output_on"] = self.outputs.states
+        if self._records_class_probs and poses.class_probs is not None:
+            record["class_probs"] = poses.class_probs
         sequence = self.records.commit()
         for channel in self.channels:
             channel.submit_frame(sequence)
