@@ -236,4 +236,10 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
         )
     for name, channel in summary["side_channels"].items():
         lines.append(f"{name}: {channel['handled']} frames, {channel['dropped']} dropped")
+    video = summary.get("video")
+    if video:
+        lines.append(
+            f"video: {video['frames_written']} frames ({video['codec']}), {video['dropped']} left out"
+            + (f"; error: {video['error']}" if video["error"] else "")
+        )
     return "\n".join(lines)

@@ -42,7 +42,9 @@ from rtpose.loop.signals import StopRequest, stop_on_signals
 from rtpose.loop.stats import ActivityTracker
 from rtpose.loop.status import StatusThread
 from rtpose.loop.watchdog import Watchdog
+from rtpose.record.layout import VIDEO_FILE
 from rtpose.record.recorder import Recorder
+from rtpose.record.video import VideoRecorder
 from rtpose.run_folder import create_run_folder, write_run_header, write_summary
 from rtpose.stream.publisher import PosePublisher
 from rtpose.triggers.rule_set import RuleSet, build_rule_set
@@ -107,13 +109,29 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
             )
         run_dir = create_run_folder(config, options.out)
         write_run_header(run_dir, config, metadata, checked.model_path)
+        video = _video_recorder(config, run_dir, camera)
+        if video is not None:
+            opened.append(video)
         daq = overrides.daq or open_daq(config.daq)
     except BaseException:
         for part in reversed(opened):
             _quietly(part.close)
         raise
     session = _Session(config, options, run_dir, engine, rules, identity, camera, daq, metadata)
+    session.video = video
     return session.execute()
+
+
+def _video_recorder(config: RigConfig, run_dir: Path, camera: Camera) -> VideoRecorder | None:
+    """The raw-frame video writer when ``record.video`` asks for one (started, idle until frames)."""
+    if not config.record.video:
+        return None
+    return VideoRecorder(
+        run_dir / VIDEO_FILE,
+        tuple(camera.frame_shape),  # type: ignore[arg-type]
+        camera.nominal_fps,
+        config.record.video_queue_frames,
+    )
 
 
 def _quietly(action: Any) -> BaseException | None:
@@ -146,6 +164,7 @@ class _Session:
         self.publisher: PosePublisher | None = None
         self.control: ControlServer | None = None
         self.cleanup_errors: list[str] = []
+        self.video: VideoRecorder | None = None
 
     def execute(self) -> RunResult:
         config = self.config
@@ -161,7 +180,7 @@ class _Session:
         watchdog = Watchdog(config.loop.stall_timeout_ms, outputs.all_off)  # thread-safe, latches off
         activity = [ActivityTracker("rule", self.rules.names), ActivityTracker("output", self.output_names)]
         ring = FrameRing(self.camera.frame_shape, config.loop.frame_policy)
-        grabber = GrabThread(self.camera, ring)
+        grabber = GrabThread(self.camera, ring, tap=None if self.video is None else self.video.offer)
         channels: list[SideChannel] = []
         loop = HotLoop(
             ring, self.engine, self.identity, self.rules, outputs, records, channels, watchdog, activity
@@ -305,6 +324,8 @@ class _Session:
             self.cleanup_errors.append("camera: the grab thread did not return; camera left open")
         if grab_stopped:
             self._attempt("camera close", self.camera.close)
+        if self.video is not None and grab_stopped:  # no more offers: finish the file
+            self._attempt("video", self.video.close)
         for event in outputs.drain_events():
             loop.dispatch_event(event, block_s=1.0)
         if error_text:
@@ -400,6 +421,7 @@ class _Session:
             "rules": rule_activity,
             "outputs": output_summary,
             "side_channels": channel_summary,
+            "video": None if self.video is None else self.video.stats(),
             "stream": None if self.publisher is None else self.publisher.stats(),
             "control": None if self.control is None else self.control.stats(),
             "watchdog_stalls": watchdog.stalls,
