@@ -334,7 +334,8 @@ class _Session:
                 block_s=1.0,
             )
         end_ns = loop.counters.last_frame_ns or now_ns()
-        for tracker in activity:
+        activity[0].finish(loop.counters.last_rule_time_ns or end_ns)  # rule events are on rule time
+        for tracker in activity[1:]:
             tracker.finish(end_ns)
         for channel in channels:
             if not self._attempt(f"{channel.name} close", channel.close):

@@ -53,6 +53,8 @@ class LoopCounters:
     last_frame_id: int = -1
     started_ns: int = 0
     last_frame_ns: int = 0
+    last_rule_time_ns: int = 0
+    """The time the rules saw for the last frame (camera timestamp, else grab time)."""
     events: int = 0
 
 
@@ -162,6 +164,7 @@ class HotLoop:
         self.timestamps.append(grab_ns, engine_start_ns, engine_end_ns, rules_end_ns, daq_write_ns)
         counters.frames_processed += 1
         counters.last_frame_ns = daq_write_ns
+        counters.last_rule_time_ns = rule_time_ns
 
     def _dispatch_events(self, events: Sequence[Event]) -> None:
         for event in events:
