@@ -81,7 +81,9 @@ class ReplayComparison:
                 "limits run on wall-clock time and need not repeat in a faster-than-real-time replay"
             )
         lines.append(
-            "decisions: IDENTICAL to the live run" if self.identical else "decisions: DIFFER from the live run"
+            "decisions: IDENTICAL to the live run"
+            if self.identical
+            else "decisions: DIFFER from the live run"
         )
         return "\n".join(lines)
 
