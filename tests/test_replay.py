@@ -19,7 +19,8 @@ from rtpose.record.video import VideoRecorder
 from rtpose.replay import compare_runs, replay
 from rtpose.session import RunOptions, run
 
-SCENE = {"fps": 90.0, "approach_period_s": 2.5, "approach_duration_s": 1.0}  # an episode at 2–3 s
+EPISODES = {"approach_period_s": 2.5, "approach_duration_s": 1.0}  # an episode at 2–3 s
+SCENE = {"fps": 90.0, **EPISODES}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_video_holds_every_grabbed_frame_with_its_frame_id(live_run: Path) -> No
         assert stream.codec_context.name == "ffv1"
         decoded = [frame.to_ndarray(format="gray") for frame in container.decode(stream)]
     assert len(decoded) == len(ids)
-    scene, expected = FlyScene(seed=0, fps=SCENE["fps"], **_episodes()), np.zeros((256, 256, 1), np.uint8)
+    scene, expected = FlyScene(seed=0, fps=SCENE["fps"], **EPISODES), np.zeros((256, 256, 1), np.uint8)
     for index in (0, len(ids) // 2, len(ids) - 1):
         scene.render_frame(int(ids[index]), expected)
         np.testing.assert_array_equal(decoded[index], expected[:, :, 0])  # lossless

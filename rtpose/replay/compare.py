@@ -56,7 +56,8 @@ class ReplayComparison:
 
     def describe(self) -> str:
         lines = [
-            f"frames: {self.frames_live} live, {self.frames_replayed} replayed, {self.frames_compared} compared",
+            f"frames: {self.frames_live} live, {self.frames_replayed} replayed, "
+            f"{self.frames_compared} compared",
         ]
         if self.missing_from_replay:
             lines.append(
