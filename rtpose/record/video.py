@@ -11,15 +11,15 @@ it is copied, and the loop does not wait for the copy). It copies the frame into
 encoder, the frame is left out of the video and counted (``dropped``), never waited for. The
 writer thread encodes, and appends the frame's camera id to the sidecar (``video_frame_ids.bin``,
 little-endian uint64, one per video frame), so that video frame ``i`` is frame id
-``sidecar[i]`` whatever was dropped. Both files are handed to the OS at least every
-``flush_interval_s``.
+``sidecar[i]`` whatever was dropped. Each packet and each sidecar entry is handed to the OS as
+it is written (FFmpeg's ``flush_packets``; an unbuffered sidecar), so a killed process loses only
+the frames still waiting for the encoder.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
@@ -45,7 +45,6 @@ class VideoRecorder:
         frame_shape: tuple[int, int, int],
         fps: float | None,
         queue_frames: int = 64,
-        flush_interval_s: float = 0.2,
     ) -> None:
         av = require("av", "video", "Video recording (record.video)")
         height, width, channels = frame_shape
@@ -58,15 +57,17 @@ class VideoRecorder:
         self._buffers = np.empty((queue_frames, *frame_shape), np.uint8)
         self._free: deque[int] = deque(range(queue_frames))
         self._queue: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
-        self._flush_interval_s = flush_interval_s
-        self._container: Any = av.open(str(self.path), mode="w", format="matroska")
+        self._container: Any = av.open(
+            str(self.path), mode="w", format="matroska", container_options={"flush_packets": "1"}
+        )
         rate = Fraction(fps).limit_denominator(1001) if fps else Fraction(30)
         self._stream: Any = self._container.add_stream(CODEC, rate=rate)
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = encoded_format
         self._stream.codec_context.options = {"slices": "4", "slicecrc": "1"}
         self._stream.thread_type = "SLICE"
-        self._ids = open(video_frame_ids_path(self.path), "xb")  # noqa: SIM115
+        # unbuffered: 8 bytes per frame, never behind the encoder when the process is killed
+        self._ids = open(video_frame_ids_path(self.path), "xb", buffering=0)  # noqa: SIM115
         self.frames_written = 0
         self.dropped = 0
         """Frames offered but left out of the video: no free buffer (the encoder fell behind),
@@ -86,26 +87,18 @@ class VideoRecorder:
         self._queue.put((slot, frame_id))
 
     def _run(self) -> None:
-        next_flush = time.monotonic() + self._flush_interval_s
         while True:
-            try:
-                slot, frame_id = self._queue.get(timeout=self._flush_interval_s)
-            except queue.Empty:
-                slot, frame_id = -2, -2
+            slot, frame_id = self._queue.get()
             if (slot, frame_id) == _STOP:
                 return
-            if slot >= 0:
-                if self.error is None:
-                    try:
-                        self._encode(self._buffers[slot], frame_id)
-                    except Exception as error:
-                        self.error = error
-                if self.error is not None:
-                    self.dropped += 1
-                self._free.append(slot)
-            if time.monotonic() >= next_flush and self.error is None:
-                self._ids.flush()
-                next_flush = time.monotonic() + self._flush_interval_s
+            if self.error is None:
+                try:
+                    self._encode(self._buffers[slot], frame_id)
+                except Exception as error:
+                    self.error = error
+            if self.error is not None:
+                self.dropped += 1
+            self._free.append(slot)
 
     def _encode(self, image: np.ndarray, frame_id: int) -> None:
         pixels = image[:, :, 0] if self._input_format == "gray" else image
