@@ -122,7 +122,9 @@ def fixed_poses() -> Poses:
     return poses
 
 
-def soak(frames: int, seconds: float, sample_s: float, folder: Path) -> tuple[dict[str, object], MemorySampler]:
+def soak(
+    frames: int, seconds: float, sample_s: float, folder: Path
+) -> tuple[dict[str, object], MemorySampler]:
     scene = FlyScene()
     rendered = np.empty((16, 256, 256, 1), np.uint8)
     for index in range(len(rendered)):
@@ -212,7 +214,9 @@ def plot(rows: list[dict[str, float]], memory: list[tuple[float, float]], path: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=1_000_000, help="stop after this many frames")
     parser.add_argument("--seconds", type=float, default=240.0, help="or after this long (the bound)")
     parser.add_argument("--sample-s", type=float, default=1.0, help="memory sampling interval")

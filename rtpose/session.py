@@ -128,7 +128,7 @@ def _video_recorder(config: RigConfig, run_dir: Path, camera: Camera) -> VideoRe
         return None
     return VideoRecorder(
         run_dir / VIDEO_FILE,
-        tuple(camera.frame_shape),  # type: ignore[arg-type]
+        camera.frame_shape,
         camera.nominal_fps,
         config.record.video_queue_frames,
     )

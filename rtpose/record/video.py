@@ -4,40 +4,48 @@ Codec: FFV1 (lossless, intra-only: every frame decodes on its own, so a file cut
 killed process still decodes up to where it stops) in Matroska (``video.mkv``), gray for 1-channel
 frames, planar RGB for 3-channel ones. PyAV's wheels bundle FFmpeg with FFV1 (``rtpose[video]``).
 
-Threading and buffers: ``offer`` is called by the grab thread right after it has handed a frame
-to the loop (the grab thread is the only writer of ring buffers, so the frame cannot change while
-it is copied, and the loop does not wait for the copy). It copies the frame into one of
-``queue_frames`` buffers allocated at start and queues it; when every buffer is waiting for the
-encoder, the frame is left out of the video and counted (``dropped``), never waited for. The
-writer thread encodes, and appends the frame's camera id to the sidecar (``video_frame_ids.bin``,
-little-endian uint64, one per video frame), so that video frame ``i`` is frame id
-``sidecar[i]`` whatever was dropped. Each packet and each sidecar entry is handed to the OS as
-it is written (FFmpeg's ``flush_packets``; an unbuffered sidecar), so a killed process loses only
-the frames still waiting for the encoder.
+Threading, processes and buffers: ``offer`` is called by the grab thread right after it has handed
+a frame to the loop (the grab thread is the only writer of ring buffers, so the frame cannot change
+while it is copied, and the loop does not wait for the copy). It copies the frame into one of
+``queue_frames`` slots of shared memory allocated at start and sends the slot number to the
+encoder, a child process (``rtpose.record.video_encoder``: FFmpeg holds the GIL while it encodes,
+which in a thread would stall the loop). When every slot is waiting for the encoder, the frame is
+left out of the video and counted (``dropped``), never waited for. The encoder appends each
+frame's camera id to the sidecar (``video_frame_ids.bin``, little-endian uint64 per video frame),
+so video frame ``i`` is frame id ``sidecar[i]`` whatever was dropped. Packets and sidecar entries
+reach the OS as they are written; if this process is killed, the encoder sees its input close,
+encodes what it was sent and finishes the file.
+
+Memory: ``queue_frames`` × frame size of shared memory (``/dev/shm`` on Linux: containers with a
+small ``--shm-size`` need it raised for large frames). Windows: the request pipe holds ~4 KiB,
+about 340 queued frames, beyond which ``offer`` could block; keep ``video_queue_frames`` below that.
 """
 
 from __future__ import annotations
 
-import queue
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
 import threading
 from collections import deque
-from fractions import Fraction
+from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+import rtpose
 from rtpose.core.extras import require
 from rtpose.core.types import ImageArray
-from rtpose.record.layout import VIDEO_FRAME_ID_DTYPE, video_frame_ids_path
-
-CODEC = "ffv1"
-_PIXEL_FORMATS = {1: ("gray", "gray"), 3: ("rgb24", "gbrp")}  # channels: (input, encoded)
-_STOP = (-1, -1)
+from rtpose.record.layout import video_frame_ids_path
+from rtpose.record.video_encoder import CODEC, DONE, READY, REPLY, REQUEST, STOP
 
 
 class VideoRecorder:
-    """Writes frames offered by the grab thread to ``path`` on its own thread (module docstring)."""
+    """Hands frames offered by the grab thread to the encoder process (see the module docstring)."""
 
     def __init__(
         self,
@@ -45,89 +53,131 @@ class VideoRecorder:
         frame_shape: tuple[int, int, int],
         fps: float | None,
         queue_frames: int = 64,
+        start_timeout_s: float = 60.0,
     ) -> None:
-        av = require("av", "video", "Video recording (record.video)")
-        height, width, channels = frame_shape
-        if channels not in _PIXEL_FORMATS:
-            raise ValueError(f"video recording takes 1- or 3-channel frames, not {channels}")
+        require("av", "video", "Video recording (record.video)")
+        if frame_shape[2] not in (1, 3):
+            raise ValueError(f"video recording takes 1- or 3-channel frames, not {frame_shape[2]}")
         self.path = Path(path)
+        for existing in (self.path, video_frame_ids_path(self.path)):
+            if existing.exists():
+                raise FileExistsError(f"{existing} already exists; record each run into a new folder")
         self.frame_shape = frame_shape
-        self._av = av
-        self._input_format, encoded_format = _PIXEL_FORMATS[channels]
-        self._buffers = np.empty((queue_frames, *frame_shape), np.uint8)
-        self._free: deque[int] = deque(range(queue_frames))
-        self._queue: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
-        self._container: Any = av.open(
-            str(self.path), mode="w", format="matroska", container_options={"flush_packets": "1"}
-        )
-        rate = Fraction(fps).limit_denominator(1001) if fps else Fraction(30)
-        self._stream: Any = self._container.add_stream(CODEC, rate=rate)
-        self._stream.width, self._stream.height = width, height
-        self._stream.pix_fmt = encoded_format
-        self._stream.codec_context.options = {"slices": "4", "slicecrc": "1"}
-        self._stream.thread_type = "SLICE"
-        # unbuffered: 8 bytes per frame, never behind the encoder when the process is killed
-        self._ids = open(video_frame_ids_path(self.path), "xb", buffering=0)  # noqa: SIM115
         self.frames_written = 0
         self.dropped = 0
-        """Frames offered but left out of the video: no free buffer (the encoder fell behind),
-        or the writer had failed."""
+        """Frames offered but left out of the video: no free slot (the encoder fell behind), or
+        the encoder had failed."""
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="rtpose-video", daemon=True)
-        self._thread.start()
+        self._closed = False
+        self._final: dict[str, Any] | None = None
+        self._ready = threading.Event()
+        self._memory = shared_memory.SharedMemory(create=True, size=math.prod(frame_shape) * queue_frames)
+        self._buffers: np.ndarray | None = np.ndarray(
+            (queue_frames, *frame_shape), np.uint8, buffer=self._memory.buf
+        )
+        self._buffers.fill(0)  # touch every page now, not on the grab thread's first copies
+        self._free: deque[int] = deque(range(queue_frames))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "rtpose.record.video_encoder"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            env=_child_environment(),
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._requests: IO[bytes] = self._process.stdin
+        self._reader = threading.Thread(
+            target=self._read_replies, args=(self._process.stdout,), name="rtpose-video", daemon=True
+        )
+        self._reader.start()
+        settings = {
+            "path": str(self.path.resolve()),
+            "shape": list(frame_shape),
+            "fps": fps,
+            "slots": queue_frames,
+            "memory": self._memory.name,
+        }
+        self._requests.write(json.dumps(settings).encode() + b"\n")
+        if not self._ready.wait(start_timeout_s) or self._final is not None:
+            final: dict[str, Any] = self._final or {}
+            problem = final.get("error") or f"no answer within {start_timeout_s} s"
+            self._abandon()
+            raise RuntimeError(f"the video encoder could not start writing {self.path}: {problem}")
 
     def offer(self, frame_id: int, image: ImageArray) -> None:
-        """Grab thread: copy ``image`` for the video, or count it dropped. Never blocks or raises."""
+        """Grab thread: copy ``image`` for the video, or count it dropped. Never waits or raises."""
         try:
             slot = self._free.popleft()
         except IndexError:
             self.dropped += 1
             return
+        assert self._buffers is not None
         np.copyto(self._buffers[slot], image.reshape(self.frame_shape))
-        self._queue.put((slot, frame_id))
+        try:
+            self._requests.write(REQUEST.pack(slot, frame_id))
+        except (OSError, ValueError):  # the encoder died: counted, reported at close
+            self.dropped += 1
 
-    def _run(self) -> None:
+    def _read_replies(self, replies: IO[bytes]) -> None:
         while True:
-            slot, frame_id = self._queue.get()
-            if (slot, frame_id) == _STOP:
-                return
-            if self.error is None:
-                try:
-                    self._encode(self._buffers[slot], frame_id)
-                except Exception as error:
-                    self.error = error
-            if self.error is not None:
-                self.dropped += 1
-            self._free.append(slot)
+            header = _read_exactly(replies, REPLY.size)
+            if header is None:
+                break
+            code, length = REPLY.unpack(header)
+            body = _read_exactly(replies, length) if length else b""
+            if code >= 0:
+                self._free.append(code)
+            elif code == READY:
+                self._ready.set()
+            elif code == DONE:
+                self._final = json.loads(body or b"{}")
+                break
+        replies.close()
+        self._ready.set()
 
-    def _encode(self, image: np.ndarray, frame_id: int) -> None:
-        pixels = image[:, :, 0] if self._input_format == "gray" else image
-        frame = self._av.VideoFrame.from_ndarray(pixels, format=self._input_format)
-        frame.pts = self.frames_written
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self._ids.write(np.array(frame_id, VIDEO_FRAME_ID_DTYPE).tobytes())
-        self.frames_written += 1
-
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Encode what is queued, finish the file; raises the writer's error, if any. Idempotent."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                self.error = self.error or TimeoutError(f"the video writer did not finish in {timeout_s} s")
-                raise self.error
-        if self._container is not None:
-            container, self._container = self._container, None
-            try:
-                if self.error is None:
-                    for packet in self._stream.encode(None):
-                        container.mux(packet)
-            finally:
-                container.close()
-                self._ids.close()
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Encode what was sent and finish the file; raises the encoder's error, if any. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._requests.write(REQUEST.pack(STOP, 0))
+            self._requests.close()
+        except (OSError, ValueError):
+            pass
+        self._reader.join(timeout_s)
+        if self._reader.is_alive():
+            self._abandon()
+            self.error = TimeoutError(f"the video encoder did not finish {self.path} within {timeout_s} s")
+        else:
+            self._process.wait(timeout_s)
+            self._release_memory()
+            final = self._final or {}
+            self.frames_written = int(final.get("frames_written", 0))
+            self.dropped += int(final.get("failed", 0))
+            if self._final is None:
+                self.error = RuntimeError(
+                    f"the video encoder exited ({self._process.returncode}) without a report"
+                )
+            elif final.get("error"):
+                self.error = RuntimeError(f"video encoder: {final['error']}")
         if self.error is not None:
             raise self.error
+
+    def _abandon(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError, ValueError):
+            self._requests.close()
+        self._process.kill()
+        self._process.wait()
+        self._reader.join(5.0)
+        self._release_memory()
+
+    def _release_memory(self) -> None:
+        self._buffers = None
+        self._memory.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._memory.unlink()
 
     def stats(self) -> dict[str, Any]:
         """For the summary: where the video is, frames in it, frames left out, any error."""
@@ -138,3 +188,20 @@ class VideoRecorder:
             "dropped": self.dropped,
             "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
         }
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _child_environment() -> dict[str, str]:
+    """The encoder imports this same rtpose, installed or run from a source tree."""
+    source_root = str(Path(rtpose.__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
