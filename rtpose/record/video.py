@@ -2,7 +2,8 @@
 
 Codec: FFV1 (lossless, intra-only: every frame decodes on its own, so a file cut short by a
 killed process still decodes up to where it stops) in Matroska (``video.mkv``), gray for 1-channel
-frames, planar RGB for 3-channel ones. PyAV's wheels bundle FFmpeg with FFV1 (``rtpose[video]``).
+frames, 8-bit RGB (stored as bgr0) for 3-channel ones. PyAV's wheels bundle FFmpeg with FFV1
+(``rtpose[video]``).
 
 Threading, processes and buffers: ``offer`` is called by the grab thread right after it has handed
 a frame to the loop (the grab thread is the only writer of ring buffers, so the frame cannot change

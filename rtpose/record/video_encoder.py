@@ -37,7 +37,7 @@ REPLY = struct.Struct("<iI")
 STOP = -1
 READY = -1
 DONE = -2
-_PIXEL_FORMATS = {1: ("gray", "gray"), 3: ("rgb24", "gbrp")}  # channels: (input, encoded)
+_PIXEL_FORMATS = {1: ("gray", "gray"), 3: ("rgb24", "bgr0")}  # channels: (input, encoded)
 
 
 class FfV1Writer:
@@ -57,6 +57,7 @@ class FfV1Writer:
         self._stream.pix_fmt = encoded_format
         self._stream.codec_context.options = {"slices": "4", "slicecrc": "1"}
         self._stream.thread_type = "SLICE"
+        self._stream.codec_context.open()  # settings the codec refuses fail now, before the run starts
         self._ids = open(video_frame_ids_path(path), "xb", buffering=0)  # noqa: SIM115
         self.frames_written = 0
 
