@@ -5,6 +5,7 @@ rules; then the replay's decisions must equal the live run's, frame by frame."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import av
@@ -15,6 +16,7 @@ from conftest import demo_test_config
 from rtpose.camera.fly_scene import FlyScene
 from rtpose.cli import main
 from rtpose.convert import convert_run, read_run
+from rtpose.core.errors import ConfigError
 from rtpose.record.video import VideoRecorder
 from rtpose.replay import compare_runs, replay
 from rtpose.session import RunOptions, run
@@ -132,3 +134,18 @@ def test_slp_references_the_recorded_video(live_run: Path, tmp_path: Path) -> No
     first = run_data.frames[0]
     frame = next(f for f in labels if f.frame_idx == index_of[int(first["frame_id"])])
     np.testing.assert_allclose(frame.instances[0].numpy(), first["points"][0], atol=1e-4)
+
+
+def test_a_run_whose_model_is_gone_says_to_replay_from_the_config(live_run: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "moved-run"
+    shutil.copytree(live_run, moved)
+    config = json.loads((moved / "config.json").read_text())
+    config["model"]["path"] = "models/flies"
+    (moved / "config.json").write_text(json.dumps(config))
+    model = json.loads((moved / "model.json").read_text())
+    model["package_path"] = str(tmp_path / "gone")
+    (moved / "model.json").write_text(json.dumps(model))
+    with pytest.raises(ConfigError, match=r"is not found from here; replay from the rig config"):
+        replay(moved, moved / "video.mkv")
+    with pytest.raises(ConfigError, match="no such file"):
+        replay(live_run, tmp_path / "nope.mkv")

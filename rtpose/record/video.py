@@ -84,6 +84,7 @@ class VideoRecorder:
             stdout=subprocess.PIPE,
             bufsize=0,
             env=_child_environment(),
+            **_own_process_group(),
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._requests: IO[bytes] = self._process.stdin
@@ -199,6 +200,14 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
             return None
         data += chunk
     return data
+
+
+def _own_process_group() -> dict[str, Any]:
+    """Keep the console's Ctrl-C / Ctrl-Break (sent to the whole group) away from the encoder: the
+    rig process stops it through its pipe, after the last frame, on every exit path."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
 
 
 def _child_environment() -> dict[str, str]:
