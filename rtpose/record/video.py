@@ -78,14 +78,18 @@ class VideoRecorder:
         )
         self._buffers.fill(0)  # touch every page now, not on the grab thread's first copies
         self._free: deque[int] = deque(range(queue_frames))
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "rtpose.record.video_encoder"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-            env=_child_environment(),
-            **_own_process_group(),
-        )
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "rtpose.record.video_encoder"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+                env=_child_environment(),
+                **_own_process_group(),
+            )
+        except OSError:
+            self._release_memory()
+            raise
         assert self._process.stdin is not None and self._process.stdout is not None
         self._requests: IO[bytes] = self._process.stdin
         self._reader = threading.Thread(
