@@ -1,4 +1,4 @@
-"""The `rtpose` command line: demo, run, check, export."""
+"""The `rtpose` command line: demo, run, check, listen, convert, replay, export."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(run, None)
     _add_listen_parser(commands)
+    _add_convert_parser(commands)
+    _add_replay_parser(commands)
     check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
     check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
@@ -83,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "convert":
+            return _convert(args)
+        if args.command == "replay":
+            return _replay(args)
     except RtposeError as error:
         print(f"rtpose: {error}", file=sys.stderr)
         return 2
@@ -126,6 +132,84 @@ def _bench(args: argparse.Namespace) -> int:
 
         return run_loopback_command(args)
     return 2
+
+
+def _add_convert_parser(commands: Any) -> None:
+    convert = commands.add_parser(
+        "convert",
+        help="convert a recorded run to SLEAP (.slp), NWB (ndx-pose) or CSV",
+        description=(
+            "Converts a run folder (what `rtpose run` recorded, also one left by a killed process) "
+            "to: slp, a SLEAP predictions file (tracks named by animal, point and instance scores, "
+            "the recorded video referenced when there is one); nwb, an NWB file with ndx-pose (a "
+            "PoseEstimation per animal, the rule states and outputs, timestamps from the record); "
+            "csv, one row per frame and instance slot. slp and nwb need "
+            "`pip install 'rtpose[convert]'`."
+        ),
+    )
+    convert.add_argument("run_dir", type=Path, help="the run folder (holds frames.bin and frames.json)")
+    convert.add_argument("--to", required=True, choices=["slp", "nwb", "csv"], help="output format")
+    convert.add_argument(
+        "-o", "--out", type=Path, default=None, help="output file (default: <run_dir>/<run name>.<format>)"
+    )
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from rtpose.convert import convert_run
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rrtpose convert: {done}/{total} frames", end="", file=sys.stderr, flush=True)
+
+    path, description = convert_run(args.run_dir, args.to, args.out, progress)
+    print("", file=sys.stderr)
+    print(f"wrote {path}: {description}")
+    return 0
+
+
+def _add_replay_parser(commands: Any) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="run a recorded video through the same engine, identity and rules offline, and compare",
+        description=(
+            "Runs VIDEO through the pipeline offline: every frame, as fast as the engine goes, on the "
+            "simulated DAQ (never real outputs). Given a run folder, it uses that run's config and "
+            "model, processes exactly the frames the live run processed with the times the live run "
+            "gave them (the video's sidecar, video_frame_ids.bin, maps video frames to frame ids), and "
+            "reports where the rule and output decisions differ (exit code 1 if they do). Given a rig "
+            "config, it processes every frame of the video. The replay is recorded to its own run "
+            "folder (default: <run>-replay next to the run) with replay.json."
+        ),
+    )
+    replay.add_argument("source", type=Path, help="a recorded run folder, or a rig config (TOML)")
+    replay.add_argument(
+        "--video", type=Path, required=True, help="the video to replay, e.g. <run>/video.mkv (record.video)"
+    )
+    replay.add_argument("--out", type=Path, default=None, help="run folder for the replay")
+    replay.add_argument("--quiet", action="store_true", help="no live status line")
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from rtpose.replay import replay
+
+    outcome = replay(args.source, args.video, args.out, show_status=not args.quiet)
+    result = outcome.result
+    print(format_summary(result.summary, result.run_dir))
+    if result.error:
+        print(f"rtpose replay: stopped: {result.error}", file=sys.stderr)
+        return 1
+    comparison = outcome.comparison
+    if comparison is None:
+        return 0
+    print(comparison.describe())
+    if outcome.model_same is False:
+        print("note: the model differs from the one the live run used (sha256)")
+    if comparison.frames_live and not comparison.frames_compared:
+        print(
+            f"rtpose replay: none of the run's frames are in {args.video}: it is not this run's video "
+            f"(a run records its own as video.mkv with record.video = true)",
+            file=sys.stderr,
+        )
+    return 0 if comparison.identical else 1
 
 
 def _listen(args: argparse.Namespace) -> int:
@@ -220,4 +304,10 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
         )
     for name, channel in summary["side_channels"].items():
         lines.append(f"{name}: {channel['handled']} frames, {channel['dropped']} dropped")
+    video = summary.get("video")
+    if video:
+        lines.append(
+            f"video: {video['frames_written']} frames ({video['codec']}), {video['dropped']} left out"
+            + (f"; error: {video['error']}" if video["error"] else "")
+        )
     return "\n".join(lines)

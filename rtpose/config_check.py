@@ -9,6 +9,7 @@ from pathlib import Path
 from rtpose.camera import open_camera
 from rtpose.core.config import RigConfig, SyntheticCameraConfig
 from rtpose.core.errors import ConfigError, ModelPackageError
+from rtpose.core.extras import require
 from rtpose.core.model_metadata import ModelMetadata, read_metadata
 from rtpose.engine import resolve_model_path
 from rtpose.identity import build_identity
@@ -37,6 +38,8 @@ def check_config(config: RigConfig, config_dir: Path) -> CheckedConfig:
         )
     build_identity(config.identity, metadata)
     build_rule_set(config, metadata.node_names, config_dir)
+    if config.record.video:
+        require("av", "video", "Video recording (record.video)")
     return CheckedConfig(config, model_path, metadata)
 
 

@@ -2,7 +2,8 @@
 
 - ``config.json``: the resolved rig config; ``model.json``: the model package metadata;
 - ``frames.json`` + ``frames.bin``: the per-frame record (``rtpose.record``);
-- ``events.jsonl``: rule, output and limit events; ``summary.json``: written at exit.
+- ``events.jsonl``: rule, output and limit events; ``summary.json``: written at exit;
+- ``video.mkv`` + ``video_frame_ids.bin``: the raw frames, with ``record.video`` (``rtpose.record.video``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def write_run_header(run_dir: Path, config: RigConfig, metadata: ModelMetadata, 
         json.dumps(config.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
     )
     model = json.loads(metadata.to_json())
-    model["package_path"] = str(model_path)
+    model["package_path"] = str(Path(model_path).resolve())  # absolute: replay finds it from anywhere
     (run_dir / "model.json").write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
 
 

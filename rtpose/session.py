@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from rtpose import __version__
 from rtpose.camera import Camera, open_camera
 from rtpose.config_check import check_config
@@ -41,7 +43,9 @@ from rtpose.loop.stats import ActivityTracker
 from rtpose.loop.status import StatusThread
 from rtpose.loop.watchdog import Watchdog
 from rtpose.record.analog import AnalogRecorder
+from rtpose.record.layout import VIDEO_FILE
 from rtpose.record.recorder import Recorder
+from rtpose.record.video import VideoRecorder
 from rtpose.run_folder import create_run_folder, write_run_header, write_summary
 from rtpose.stream.publisher import PosePublisher
 from rtpose.triggers.rule_set import RuleSet, build_rule_set
@@ -106,6 +110,9 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
             )
         run_dir = create_run_folder(config, options.out)
         write_run_header(run_dir, config, metadata, checked.model_path)
+        video = _video_recorder(config, run_dir, camera)
+        if video is not None:
+            opened.append(video)
         daq = overrides.daq or open_daq(config.daq)
         watch_camera = getattr(daq, "watch_camera", None)
         if watch_camera is not None and hasattr(camera, "exposure_schedule"):
@@ -115,7 +122,20 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
             _quietly(part.close)
         raise
     session = _Session(config, options, run_dir, engine, rules, identity, camera, daq, metadata)
+    session.video = video
     return session.execute()
+
+
+def _video_recorder(config: RigConfig, run_dir: Path, camera: Camera) -> VideoRecorder | None:
+    """The raw-frame video writer when ``record.video`` asks for one (started, idle until frames)."""
+    if not config.record.video:
+        return None
+    return VideoRecorder(
+        run_dir / VIDEO_FILE,
+        camera.frame_shape,
+        camera.nominal_fps,
+        config.record.video_queue_frames,
+    )
 
 
 def _quietly(action: Any) -> BaseException | None:
@@ -149,18 +169,23 @@ class _Session:
         self.control: ControlServer | None = None
         self.analog: AnalogRecorder | None = None
         self.cleanup_errors: list[str] = []
+        self.video: VideoRecorder | None = None
 
     def execute(self) -> RunResult:
         config = self.config
         dtype = frame_record_dtype(
-            self.metadata.max_instances, len(self.node_names), len(self.rules.names), len(self.output_names)
+            self.metadata.max_instances,
+            len(self.node_names),
+            len(self.rules.names),
+            len(self.output_names),
+            len(self.metadata.class_names),
         )
         records = RecordRing(dtype, capacity=max(2 * config.record.queue_size, 1024))
         outputs = OutputController(self.daq, list(config.daq.outputs))
         watchdog = Watchdog(config.loop.stall_timeout_ms, outputs.all_off)  # thread-safe, latches off
         activity = [ActivityTracker("rule", self.rules.names), ActivityTracker("output", self.output_names)]
         ring = FrameRing(self.camera.frame_shape, config.loop.frame_policy)
-        grabber = GrabThread(self.camera, ring)
+        grabber = GrabThread(self.camera, ring, tap=None if self.video is None else self.video.offer)
         channels: list[SideChannel] = []
         loop = HotLoop(
             ring, self.engine, self.identity, self.rules, outputs, records, channels, watchdog, activity
@@ -173,7 +198,7 @@ class _Session:
         with stop_on_signals(self.stop):  # covers the cleanup too: a signal there is only noted
             try:
                 channels.append(
-                    SideChannel("recorder", Recorder(self.run_dir, dtype), records, config.record.queue_size)
+                    SideChannel("recorder", self._recorder(dtype), records, config.record.queue_size)
                 )
                 if config.stream.enabled:
                     channels.append(
@@ -240,6 +265,16 @@ class _Session:
         exit_code = 1 if error_text or not outputs_off else 0
         return RunResult(self.run_dir, summary, exit_code, error_text, self.daq)
 
+    def _recorder(self, dtype: np.dtype) -> Recorder:
+        labels = {
+            "nodes": self.node_names,
+            "animals": list(self.config.identity.animals),
+            "rules": list(self.rules.names),
+            "outputs": self.output_names,
+            "classes": list(self.metadata.class_names),
+        }
+        return Recorder(self.run_dir, dtype, labels=labels)
+
     def _publisher(self) -> PosePublisher:
         stream = self.config.stream
         self.publisher = PosePublisher(
@@ -297,6 +332,8 @@ class _Session:
             self.cleanup_errors.append("camera: the grab thread did not return; camera left open")
         if grab_stopped:
             self._attempt("camera close", self.camera.close)
+        if self.video is not None and grab_stopped:  # no more offers: finish the file
+            self._attempt("video", self.video.close)
         for event in outputs.drain_events():
             loop.dispatch_event(event, block_s=1.0)
         if error_text:
@@ -305,7 +342,8 @@ class _Session:
                 block_s=1.0,
             )
         end_ns = loop.counters.last_frame_ns or now_ns()
-        for tracker in activity:
+        activity[0].finish(loop.counters.last_rule_time_ns or end_ns)  # rule events are on rule time
+        for tracker in activity[1:]:
             tracker.finish(end_ns)
         for channel in channels:
             if not self._attempt(f"{channel.name} close", channel.close):
@@ -403,6 +441,7 @@ class _Session:
             "rules": rule_activity,
             "outputs": output_summary,
             "side_channels": channel_summary,
+            "video": None if self.video is None else self.video.stats(),
             "stream": None if self.publisher is None else self.publisher.stats(),
             "control": None if self.control is None else self.control.stats(),
             "analog_inputs": self._analog_summary(),

@@ -115,6 +115,28 @@ def test_frames_json_describes_every_field(tmp_path: Path) -> None:
     assert read_events(tmp_path) == []
 
 
+def test_frames_json_names_the_indices_and_places_the_clock(tmp_path: Path) -> None:
+    from rtpose.core.clock import now_ns
+
+    labels = {"nodes": ["a", "b", "c"], "animals": ["female", "male"], "rules": ["r"], "outputs": ["x", "y"]}
+    before_ns, before_s = now_ns(), time.time()
+    Recorder(tmp_path, DTYPE, labels=labels).close()
+    layout = json.loads((tmp_path / "frames.json").read_text())
+    assert layout["labels"] == labels
+    assert before_ns <= layout["clock"]["clock_ns"] <= now_ns()
+    assert before_s <= layout["clock"]["unix_time_s"] <= time.time()
+    assert read_frame_dtype(tmp_path) == DTYPE  # readers that ignore them still work
+
+
+def test_class_probs_are_recorded_only_for_models_with_classes() -> None:
+    assert "class_probs" not in (frame_record_dtype(2, 3, 1, 1).names or ())
+    with_classes = frame_record_dtype(2, 3, 1, 1, num_classes=4)
+    assert with_classes["class_probs"].shape == (2, 4)
+    assert with_classes.names[-1] == "class_probs"  # appended: the other offsets do not move
+    without = frame_record_dtype(2, 3, 1, 1)
+    assert all(with_classes.fields[name][1] == without.fields[name][1] for name in without.names or ())
+
+
 def test_flushes_at_the_interval(tmp_path: Path) -> None:
     with Recorder(tmp_path, DTYPE, flush_interval_s=0.05) as recorder:
         rows = make_rows(3)

@@ -243,6 +243,13 @@ class RecordConfig(_Section):
     """Folder under which each run gets its own folder (relative to the working directory)."""
     queue_size: int = Field(default=4096, ge=16)
     """Frame records waiting to be written; overflow is counted in the summary."""
+    video: bool = False
+    """Also record the raw camera frames to ``video.mkv`` in the run folder (FFV1, lossless; needs
+    ``rtpose[video]``), with ``video_frame_ids.bin`` giving each video frame's camera frame id. The
+    loop never waits for it: frames the encoder cannot keep up with are left out and counted in the
+    summary (``video.dropped``). Every grabbed frame is offered, including ones the loop skipped."""
+    video_queue_frames: int = Field(default=64, ge=2, le=4096)
+    """Frame buffers (allocated at start: this many frames of memory) waiting for the video encoder."""
 
 
 class LoopConfig(_Section):

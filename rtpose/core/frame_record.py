@@ -17,16 +17,20 @@ NO_CAMERA_TIMESTAMP = -1
 TIMESTAMP_FIELDS = ("grab_ns", "engine_start_ns", "engine_end_ns", "rules_end_ns", "daq_write_ns")
 
 
-def frame_record_dtype(max_instances: int, num_nodes: int, num_rules: int, num_outputs: int) -> np.dtype:
+def frame_record_dtype(
+    max_instances: int, num_nodes: int, num_rules: int, num_outputs: int, num_classes: int = 0
+) -> np.dtype:
     """The structured dtype of one frame record (packed, little-endian).
 
     Fields: ``frame_id`` (camera frame id), ``dropped_before`` (frames skipped since the previous
     processed frame), ``camera_timestamp_ns`` (-1 when the camera has none), the host timestamps
     of ``TIMESTAMP_FIELDS``, the poses (``points`` K×J×2, ``point_scores`` K×J,
     ``instance_scores`` K, ``valid`` K, ``centroids`` K×2, ``identities`` K), and the state of
-    each rule (``rule_active``) and output (``output_on``) after this frame.
+    each rule (``rule_active``) and output (``output_on``) after this frame. Models with classes
+    (top-down ID models, ``num_classes`` > 0) add ``class_probs`` K×C at the end.
     """
     k, j = max_instances, num_nodes
+    class_fields = [("class_probs", "<f4", (k, num_classes))] if num_classes > 0 else []
     return np.dtype(
         [
             ("frame_id", "<u8"),
@@ -41,6 +45,7 @@ def frame_record_dtype(max_instances: int, num_nodes: int, num_rules: int, num_o
             ("identities", "<i2", (k,)),
             ("rule_active", "u1", (num_rules,)),
             ("output_on", "u1", (num_outputs,)),
+            *class_fields,
         ]
     )
 

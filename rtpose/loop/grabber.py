@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from rtpose.camera.protocol import Camera
 from rtpose.core.clock import now_ns
 from rtpose.core.errors import EndOfStream
+from rtpose.core.types import ImageArray
 from rtpose.loop.frame_ring import FrameRing, RingClosed
 
 
 class GrabThread:
     """Runs ``camera.grab_into`` in its own thread. A camera error is handed to the ring, so the
-    loop stops through its normal exit path (outputs off)."""
+    loop stops through its normal exit path (outputs off).
 
-    def __init__(self, camera: Camera, ring: FrameRing, timeout_s: float = 2.0) -> None:
+    ``tap(frame_id, image)``, if given, sees every grabbed frame right after it was handed to the
+    loop (the video recorder copies it then); it runs on the grab thread and must not block.
+    """
+
+    def __init__(
+        self,
+        camera: Camera,
+        ring: FrameRing,
+        timeout_s: float = 2.0,
+        tap: Callable[[int, ImageArray], None] | None = None,
+    ) -> None:
         self._camera = camera
+        self._tap = tap
         self._ring = ring
         self._timeout_s = timeout_s
         self._stop = threading.Event()
@@ -36,6 +49,8 @@ class GrabThread:
                 )
                 self._ring.publish(index, frame_id, now_ns(), camera_timestamp_ns)
                 self.frames_grabbed += 1
+                if self._tap is not None:  # only this thread writes ring buffers: the frame is intact
+                    self._tap(frame_id, self._ring.buffer(index))
         except RingClosed:
             pass
         except EndOfStream:  # a finite source ran out: the loop drains the ring, then ends normally

@@ -53,6 +53,8 @@ class LoopCounters:
     last_frame_id: int = -1
     started_ns: int = 0
     last_frame_ns: int = 0
+    last_rule_time_ns: int = 0
+    """The time the rules saw for the last frame (camera timestamp, else grab time)."""
     events: int = 0
 
 
@@ -80,6 +82,7 @@ class HotLoop:
         self.activity = activity
         self.timestamps = TimestampLog()
         self.counters = LoopCounters()
+        self._records_class_probs = "class_probs" in (records.records.dtype.names or ())
         self.between_frames: BetweenFrames | None = None
         """Set before ``run``; called once per iteration, before taking the next frame."""
 
@@ -150,6 +153,8 @@ class HotLoop:
         record["identities"] = poses.identities
         record["rule_active"] = self.rules.rule_active
         record["output_on"] = self.outputs.states
+        if self._records_class_probs and poses.class_probs is not None:
+            record["class_probs"] = poses.class_probs
         sequence = self.records.commit()
         for channel in self.channels:
             channel.submit_frame(sequence)
@@ -159,6 +164,7 @@ class HotLoop:
         self.timestamps.append(grab_ns, engine_start_ns, engine_end_ns, rules_end_ns, daq_write_ns)
         counters.frames_processed += 1
         counters.last_frame_ns = daq_write_ns
+        counters.last_rule_time_ns = rule_time_ns
 
     def _dispatch_events(self, events: Sequence[Event]) -> None:
         for event in events:

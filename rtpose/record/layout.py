@@ -7,6 +7,15 @@
   last record; readers ignore it.
 - ``events.jsonl``: one JSON object per line (``kind``, ``name``, ``frame_id``, ``t_ns``,
   ``value``, ``detail``); a killed writer may leave a partial last line.
+- ``video.mkv`` + ``video_frame_ids.bin`` (only with ``record.video``): the raw frames, lossless
+  (FFV1), and for each video frame, in order, the camera frame id it shows (little-endian uint64).
+  Frames the video writer could not take are missing from both (counted in the summary), so the
+  mapping, not the position, ties a video frame to its record.
+
+``frames.json`` may also hold ``labels`` (the names behind the record's indices: ``nodes``,
+``animals``, ``rules``, ``outputs``, ``classes``) and ``clock`` (``unix_time_s`` and ``clock_ns``
+read together when recording started, which place the record's process-clock timestamps in wall
+time). Both are optional for readers.
 """
 
 from __future__ import annotations
@@ -21,12 +30,20 @@ from rtpose.core.errors import RtposeError
 FRAMES_LAYOUT_FILE = "frames.json"
 FRAMES_FILE = "frames.bin"
 EVENTS_FILE = "events.jsonl"
+VIDEO_FILE = "video.mkv"
+VIDEO_FRAME_IDS_FILE = "video_frame_ids.bin"
+VIDEO_FRAME_ID_DTYPE = np.dtype("<u8")
 FORMAT_NAME = "rtpose-frames"
 FORMAT_VERSION = 1
 
 
 class RunFolderError(RtposeError):
     """A run folder's recording is missing or unreadable; the message names the file."""
+
+
+def video_frame_ids_path(video_path: Path) -> Path:
+    """The sidecar of a recorded video: ``video.mkv`` → ``video_frame_ids.bin`` beside it."""
+    return video_path.with_name(f"{video_path.stem}_frame_ids.bin")
 
 
 def describe_dtype(dtype: np.dtype) -> dict[str, Any]:

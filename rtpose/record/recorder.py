@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rtpose.core.clock import now_ns
 from rtpose.core.frame_record import Event
 from rtpose.record.layout import EVENTS_FILE, FRAMES_FILE, FRAMES_LAYOUT_FILE, describe_dtype
 
@@ -27,15 +28,25 @@ _BUFFER_BYTES = 1 << 20
 class Recorder:
     """Records one run's frames (``frames.bin`` + ``frames.json``) and events (``events.jsonl``).
 
-    ``run_dir`` is created if needed; it must not already hold a recording. Counters:
+    ``run_dir`` is created if needed; it must not already hold a recording. ``labels`` (names
+    behind the record's indices, see ``rtpose.record.layout``) go into ``frames.json``. Counters:
     ``frames_written`` / ``events_written`` (accepted), ``frames_flushed`` / ``events_flushed``
     (handed to the operating system, so they survive a killed process).
     """
 
-    def __init__(self, run_dir: Path, dtype: np.dtype, flush_interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        dtype: np.dtype,
+        flush_interval_s: float = 0.2,
+        labels: dict[str, list[str]] | None = None,
+    ) -> None:
         if flush_interval_s <= 0:
             raise ValueError("flush_interval_s must be positive")
         layout = describe_dtype(dtype)
+        if labels is not None:
+            layout["labels"] = labels
+        layout["clock"] = {"unix_time_s": time.time(), "clock_ns": now_ns()}
         self.run_dir = Path(run_dir)
         self.dtype = dtype
         self.flush_interval_s = flush_interval_s
