@@ -47,7 +47,7 @@ def test_the_command_recovers_the_injected_latency_and_writes_report_and_plots(t
     assert edge["from_exposure_start_ms"]["count"] == report["frames_processed"] > 100
     # beyond rtpose's own exposure → write timestamps, the DAQ sees exactly the injected latency
     assert abs(edge["beyond_software_ms"]["p50"] - INJECTED_MS) <= 0.1
-    assert edge["pairing_residual_ms"] < 0.2
+    assert edge["pairing_residual_ms"] < 0.5  # jitter alone: ~0.2; a mis-pairing: a frame period
     assert abs(edge["exposure_ms"] - 2.0) < 0.1
     p50 = edge["from_exposure_start_ms"]["p50"]
     assert edge["from_mid_exposure_ms"]["p50"] == pytest.approx(p50 - 1.0, abs=0.01)
