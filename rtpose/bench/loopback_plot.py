@@ -72,7 +72,7 @@ def _breakdown(axes: Any, report: LoopbackReport) -> None:
         axes.barh("DAQ-measured", measured, color="tab:gray", label="DAQ-measured total")
     axes.set_xlabel("median time (ms)")
     axes.set_title("Where the time goes (p50 per stage)")
-    axes.legend(fontsize="small", loc="lower right")
+    axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
 def save_plot(report: LoopbackReport, path: Path) -> Path:
