@@ -1,4 +1,4 @@
-"""The `rtpose` command line: demo, run, check, export."""
+"""The `rtpose` command line: demo, run, check, listen, bench, export."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(run, None)
     _add_listen_parser(commands)
+    _add_bench_parser(commands)
     check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
     check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             return _listen(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "bench":
+            code: int = args.handler(args)
+            return code
     except RtposeError as error:
         print(f"rtpose: {error}", file=sys.stderr)
         return 2
@@ -107,6 +111,12 @@ def _add_listen_parser(commands: Any) -> None:
     )
     listen.add_argument("--out", type=Path, default=None, help="write every message to this JSON-lines file")
     listen.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+
+
+def _add_bench_parser(commands: Any) -> None:
+    from rtpose.bench import add_bench_parser
+
+    add_bench_parser(commands)
 
 
 def _listen(args: argparse.Namespace) -> int:
