@@ -159,7 +159,7 @@ def save_torch_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...
     with _quiet_exporter(), torch.no_grad():
         program = torch.export.export(module.eval(), example)
     partial = path.with_name(path.name + ".partial")
-    raw = path.with_name(path.name + ".raw")
+    raw = path.with_name(path.stem + ".uncompressed.pt2")
     torch.export.save(program, str(raw))
     with (
         zipfile.ZipFile(raw) as source,

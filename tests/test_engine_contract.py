@@ -21,12 +21,12 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from rtpose.camera.fly_scene import FlyScene  # noqa: E402
-from rtpose.core.errors import EngineError  # noqa: E402
-from rtpose.core.types import Poses  # noqa: E402
-from rtpose.engine import load  # noqa: E402
-from rtpose.engine.options import EngineOptions, FastModeOptions, gpu_driver_present  # noqa: E402
-from rtpose.engine.protocol import Engine, InstanceStageEngine  # noqa: E402
+from rtpose.camera.fly_scene import FlyScene
+from rtpose.core.errors import EngineError
+from rtpose.core.types import Poses
+from rtpose.engine import load
+from rtpose.engine.options import EngineOptions, FastModeOptions, gpu_driver_present
+from rtpose.engine.protocol import Engine, InstanceStageEngine
 
 
 def _has(module: str) -> bool:

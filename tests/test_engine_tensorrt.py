@@ -16,15 +16,15 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-import fake_cuda_runtime  # noqa: E402
-import fake_tensorrt  # noqa: E402
+import fake_cuda_runtime
+import fake_tensorrt
 
-from rtpose.core.errors import EngineError, MissingExtraError, ModelPackageError  # noqa: E402
-from rtpose.core.model_metadata import read_metadata  # noqa: E402
-from rtpose.engine import DEMO_MODEL_DIR, load  # noqa: E402
-from rtpose.engine.options import EngineOptions, FastModeOptions  # noqa: E402
-from rtpose.engine.plan_cache import PlanCache, PlanKey  # noqa: E402
-from rtpose.engine.tensorrt import TensorRtEngine  # noqa: E402
+from rtpose.core.errors import EngineError, MissingExtraError, ModelPackageError
+from rtpose.core.model_metadata import read_metadata
+from rtpose.engine import DEMO_MODEL_DIR, load
+from rtpose.engine.options import EngineOptions, FastModeOptions
+from rtpose.engine.plan_cache import PlanCache, PlanKey
+from rtpose.engine.tensorrt import TensorRtEngine
 
 FRAME = np.random.default_rng(0).integers(0, 40, (256, 256, 1), dtype=np.uint8)
 

@@ -8,6 +8,7 @@ nodes when the package has none). The full graph runs instead:
 
 - on the first frame and every ``refresh_every_frames`` frames (new animals can only be found by
   the centroid network);
+- when the previous frame had no animals (only the centroid network finds new ones);
 - when the previous poses cannot place a crop (an instance's anchor was not found);
 - when an instance's score on a fast frame drops below ``min_instance_score`` (the mean of its
   node scores, 0 for missing nodes): the full graph then reruns on the same frame, so a lost
@@ -34,7 +35,14 @@ from rtpose.core.types import FloatArray, Poses
 from rtpose.engine.options import FastModeOptions
 from rtpose.engine.protocol import InstanceStageEngine
 
-FULL_REASONS = ("first frame", "periodic refresh", "anchor lost", "score dropped", "animal count changed")
+FULL_REASONS = (
+    "first frame",
+    "periodic refresh",
+    "nothing tracked",
+    "anchor lost",
+    "score dropped",
+    "animal count changed",
+)
 
 
 class FastModeEngine:
@@ -101,7 +109,7 @@ class FastModeEngine:
         if self._frames_since_full + 1 >= self.options.refresh_every_frames:
             return "periodic refresh"
         if not self._previous.valid.any():
-            return "periodic refresh"  # nothing to track: only the centroid network can find animals
+            return "nothing tracked"  # only the centroid network can find animals
         return None
 
     def _full(self, frame: npt.NDArray[np.uint8], reason: str) -> Poses:
