@@ -103,7 +103,7 @@ def frames_and_reference() -> tuple[list[np.ndarray], list[Poses]]:
         frame = np.empty((256, 256, 1), np.uint8)
         scene.render_frame(frame_id, frame)
         frames.append(frame)
-    frames.append(np.zeros((256, 256, 1), np.uint8))  # no animals: every slot empty
+    frames.append(np.full((256, 256, 1), 190, np.uint8))  # the arena without flies: every slot empty
     reference = load("demo", "onnxruntime")
     poses = [reference.infer(frame) for frame in frames]
     reference.close()

@@ -63,14 +63,14 @@ def test_a_lost_animal_reruns_the_full_pipeline_on_that_frame() -> None:
     fast, full = _fast(refresh=1000), load("demo", "onnxruntime")
     (frame, _), (later, _) = _frames(11, 2, start=300)
     fast.infer(frame)
-    empty = np.zeros_like(frame)  # both flies gone: the instance stage's scores collapse
+    empty = np.full_like(frame, 190)  # the arena without flies: the instance stage's scores collapse
     poses = fast.infer(empty)
     assert fast.counts["full: score dropped"] == 1
     assert not poses.valid.any()  # the full pipeline's answer on that same frame
     fast.infer(empty)
-    assert fast.counts["full: nothing tracked"] == 1
+    assert fast.counts["full: animal count changed"] == 1  # 2 → 0 animals: confirmed by another full frame
     again = fast.infer(later)  # animals back: found by the centroid network at once
-    assert fast.counts["full: nothing tracked"] == 2
+    assert fast.counts["full: nothing tracked"] == 1
     np.testing.assert_allclose(again.points, full.infer(later).points, atol=1e-4)
 
 

@@ -89,7 +89,7 @@ def test_frames_replay_a_cuda_graph_and_upload_from_the_callers_buffer(
     executions = fake_tensorrt.calls["execute_async_v3"]
     assert executions == 2  # one ordinary run before capture, one captured
     first = engine.infer(_demo_frame())
-    second = engine.infer(np.zeros((256, 256, 1), np.uint8))
+    second = engine.infer(np.full((256, 256, 1), 190, np.uint8))  # the arena without flies
     assert fake_tensorrt.calls["execute_async_v3"] == executions  # replayed, not enqueued again
     assert fakes.calls["cudaGraphLaunch"] == 2
     assert first.valid.sum() == 2 and second.valid.sum() == 0  # each frame's own upload was used
@@ -253,5 +253,5 @@ def test_fast_mode_runs_on_tensorrt(fakes: fake_cuda_runtime.FakeCudaState, tmp_
     frame = _demo_frame()
     first, second = engine.infer(frame), engine.infer(frame)
     assert getattr(engine, "counts", {}) == {"full: first frame": 1, "instance stage only": 1}
-    np.testing.assert_allclose(second.points, first.points, atol=0.5)
+    np.testing.assert_allclose(second.points, first.points, atol=1.5)  # crops moved to the found anchors
     engine.close()

@@ -68,6 +68,8 @@ class _Runner:
 
     def run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         torch = self.torch
+        # torch.from_numpy warns on read-only arrays (e.g. a frame from np.frombuffer): copy those
+        arrays = [array if array.flags.writeable else array.copy() for array in arrays]
         if not self.on_gpu:
             with torch.inference_mode():
                 outputs = self.module(*(torch.from_numpy(array) for array in arrays))
