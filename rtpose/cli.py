@@ -1,4 +1,4 @@
-"""The `rtpose` command line: demo, run, check, listen, bench, export."""
+"""The `rtpose` command line: demo, run, check, export."""
 
 from __future__ import annotations
 
@@ -55,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(run, None)
     _add_listen_parser(commands)
-    _add_bench_parser(commands)
     check = commands.add_parser("check", help="validate a rig config and its model without starting anything")
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
     check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
+    _add_bench_parser(commands)
     commands.add_parser(
         "export",
         help="export models to rtpose model packages (`rtpose export demo --help`); needs rtpose[export]",
@@ -82,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return _check(args)
         if args.command == "bench":
-            code: int = args.handler(args)
-            return code
+            return _bench(args)
     except RtposeError as error:
         print(f"rtpose: {error}", file=sys.stderr)
         return 2
@@ -114,9 +113,19 @@ def _add_listen_parser(commands: Any) -> None:
 
 
 def _add_bench_parser(commands: Any) -> None:
-    from rtpose.bench import add_bench_parser
+    from rtpose.bench.engine import add_engine_parser
 
-    add_bench_parser(commands)
+    bench = commands.add_parser("bench", help="measure this machine: `rtpose bench engine --help`")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    add_engine_parser(bench_commands)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.bench_command == "engine":
+        from rtpose.bench.engine import run_engine_command
+
+        return run_engine_command(args)
+    return 2
 
 
 def _listen(args: argparse.Namespace) -> int:

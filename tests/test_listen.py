@@ -10,10 +10,11 @@ import threading
 import time
 from pathlib import Path
 
+from test_stream_publisher import make_publisher, record_for
+
 from rtpose.core.frame_record import Event
 from rtpose.stream import PosePublisher
 from rtpose.stream.listen import listen
-from tests.test_stream_publisher import make_publisher, record_for
 
 
 def publish_while(

@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 import zmq
+from test_stream_publisher import make_publisher, record_for
 
 from rtpose.stream import PoseMessage, Subscriber
-from tests.test_stream_publisher import make_publisher, record_for
 
 MESSAGES = 2000
 PAYLOAD = np.zeros(65_536, np.uint8).tobytes()  # big enough to fill the stalled queues quickly

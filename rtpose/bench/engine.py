@@ -27,8 +27,8 @@ from rtpose.engine.options import BACKEND_CHOICES, PRECISIONS, EngineOptions, Fa
 POOL_FRAMES = 32
 
 
-def add_parser(kinds: Any) -> None:
-    parser = kinds.add_parser(
+def add_engine_parser(bench_commands: Any) -> None:
+    parser = bench_commands.add_parser(
         "engine",
         help="per-frame latency (p50/p95/p99/max) and throughput of a model package on one backend",
         description=(
@@ -65,10 +65,9 @@ def add_parser(kinds: Any) -> None:
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON"
     )
-    parser.set_defaults(handler=main)
 
 
-def main(args: argparse.Namespace) -> int:
+def run_engine_command(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.warmup < 0:
         print("rtpose bench engine: --frames must be at least 1 and --warmup at least 0", file=sys.stderr)
         return 2
