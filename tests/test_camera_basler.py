@@ -201,7 +201,7 @@ def _emulator_rig(tmp_path: Path, policy: str, **camera: object) -> Path:
         scene.render_frame(index, frame)
         rendered.append(frame[..., 0].copy())
     write_frames(tmp_path / "fly_frames", rendered)
-    from tests.conftest import demo_config_dict
+    from conftest import demo_config_dict
 
     data = demo_config_dict(
         camera={

@@ -55,7 +55,7 @@ def _basler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Factory:
 
 
 def _video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Factory:
-    from tests.test_camera_video import write_video
+    from test_camera_video import write_video
 
     fast = write_video(tmp_path / "fast.mp4", 12, fps=30, size=(48, 64))
     slow_clip = write_video(tmp_path / "slow.mp4", 3, fps=1, size=(48, 64))

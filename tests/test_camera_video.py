@@ -90,9 +90,10 @@ def test_bad_paths(tmp_path: Path) -> None:
 
 
 def test_run_ends_normally_at_end_of_video(tmp_path: Path) -> None:
+    from conftest import demo_config_dict
+
     from rtpose.core.config import parse_config
     from rtpose.session import RunOptions, run
-    from tests.conftest import demo_config_dict
 
     write_video(tmp_path / "clip.mp4", 25, size=(256, 256))
     data = demo_config_dict(stream={"enabled": False}, loop={"frame_policy": "every"})
