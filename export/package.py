@@ -66,8 +66,13 @@ def write_package(
     class_names: Sequence[str] = (),
     provenance: Mapping[str, ProvenanceValue] | None = None,
     check_frames: Sequence[np.ndarray] = (),
+    runtime_variants: bool = True,
 ) -> ModelMetadata:
     """Export ``model`` into the package folder ``out_dir`` (created; existing files replaced).
+
+    ``runtime_variants`` (default) also writes ``instance.onnx`` (fast mode) and the torch
+    programs ``model.pt2`` / ``instance.pt2`` (torch backend); without them the package runs on
+    onnxruntime and tensorrt only, and exports in about half the time.
 
     ``class_names`` name the columns of ``class_probs`` for ID models (one per class of the
     instance UNet's class head; empty otherwise). ``check_frames`` (H×W×C uint8) are run through
@@ -86,7 +91,7 @@ def write_package(
     os.replace(partial_path, onnx_path)
     for frame in check_frames:
         compare_with_onnxruntime(model, onnx_path, frame)
-    files = write_runtime_variants(model, out_path, check_frames)
+    files = write_runtime_variants(model, out_path, check_frames) if runtime_variants else {}
     metadata = build_metadata(
         model,
         name=name,
