@@ -50,6 +50,7 @@ class _Runner:
         if self.on_gpu:
             self.host_inputs = [torch.empty_like(example, device="cpu").pin_memory() for example in examples]
             self.stream = torch.cuda.Stream(device)
+            self.stream.wait_stream(torch.cuda.current_stream(device))  # the inputs were made there
             with torch.cuda.stream(self.stream), torch.inference_mode():
                 for _ in range(3):  # warm-up on the side stream, as CUDA graph capture requires
                     self.outputs = list(self._call())
