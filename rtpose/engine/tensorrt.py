@@ -31,6 +31,7 @@ Quirks this file handles:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -40,8 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rtpose.core.errors import EngineError, ModelPackageError
-from rtpose.core.extras import require
+from rtpose.core.errors import EngineError, MissingExtraError, ModelPackageError
 from rtpose.core.model_metadata import (
     CENTROIDS_INPUT_NAME,
     CLASS_PROBS_NAME,
@@ -63,6 +63,17 @@ Report = Callable[[str], None]
 
 def report_to_stderr(message: str) -> None:
     print(f"rtpose tensorrt: {message}", file=sys.stderr, flush=True)
+
+
+def import_tensorrt() -> Any:
+    try:
+        return importlib.import_module("tensorrt")
+    except ImportError as error:
+        raise MissingExtraError(
+            "the tensorrt backend needs the Python package 'tensorrt', which is not installed. Install "
+            "NVIDIA's wheels (TensorRT 10 or 11 for the driver's CUDA version) and cuda-python with: "
+            'pip install tensorrt \'rtpose[gpu]\'; or use model.backend = "torch" or "onnxruntime"'
+        ) from error
 
 
 def expected_tensors(metadata: ModelMetadata, graph: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -261,7 +272,7 @@ class TensorRtEngine:
         report: Report = report_to_stderr,
     ) -> None:
         options = options or EngineOptions()
-        self._trt = require("tensorrt", "gpu", "running a model with TensorRT (pip install tensorrt)")
+        self._trt = import_tensorrt()
         self.cuda = CudaRuntime(options.device)
         self.metadata = metadata
         self.options = options
