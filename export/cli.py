@@ -94,6 +94,11 @@ def _add_sleapnn_parser(kinds: argparse._SubParsersAction) -> None:  # type: ign
     sleapnn.add_argument(
         "--fp16", action="store_true", help="also write model.fp16.onnx for TensorRT (convolutions in fp16)"
     )
+    sleapnn.add_argument(
+        "--onnx-only",
+        action="store_true",
+        help="write only model.onnx (no instance.onnx for fast mode, no model.pt2 for the torch backend)",
+    )
     sleapnn.add_argument("--name", help="package name shown in messages and run records")
     sleapnn.add_argument("--quiet", action="store_true", help="print only the final line")
 
@@ -126,6 +131,7 @@ def _export_sleapnn(args: argparse.Namespace) -> int:
             channels=args.channels,
             fp16=args.fp16,
             name=args.name,
+            runtime_variants=not args.onnx_only,
         )
         report = (lambda message: None) if args.quiet else _print_flush
         metadata = export_sleapnn(args.centroid_dir, args.instance_dir, args.out, options, report)

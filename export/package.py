@@ -1,4 +1,8 @@
-"""Write a model package folder: ``model.onnx`` (the fused graph) and ``rtpose-model.json``.
+"""Write a model package folder: ``model.onnx`` (the fused graph) and ``rtpose-model.json``, plus
+the runtime variants: ``instance.onnx`` (the instance stage alone, for fast mode) and the torch
+programs ``model.pt2`` / ``instance.pt2`` (``torch.export``, for the torch backend; loadable
+without this package's code). The pt2 archives are re-zipped with deflate (about half the size;
+``torch.export.load`` reads them).
 
 The graph is exported with torch's ``torch.export``-based ONNX exporter (``dynamo=True``, opset
 18), the maintained path since torch 2.9; the TorchScript exporter is deprecated. Export takes a
@@ -13,6 +17,7 @@ import datetime
 import logging
 import os
 import warnings
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,13 +26,18 @@ import numpy as np
 import torch
 
 import rtpose
-from export.topdown import TopDownModel
+from export.topdown import InstanceStageModel, TopDownModel
 from rtpose.core.extras import require
 from rtpose.core.model_metadata import (
+    CENTROIDS_INPUT_NAME,
     CLASS_PROBS_NAME,
     INPUT_NAME,
+    INSTANCE_ONNX_FILE,
+    INSTANCE_OUTPUT_NAMES,
+    INSTANCE_TORCH_PROGRAM_FILE,
     ONNX_FILE,
     OUTPUT_NAMES,
+    TORCH_PROGRAM_FILE,
     FilesSpec,
     InputSpec,
     ModelMetadata,
@@ -56,8 +66,13 @@ def write_package(
     class_names: Sequence[str] = (),
     provenance: Mapping[str, ProvenanceValue] | None = None,
     check_frames: Sequence[np.ndarray] = (),
+    runtime_variants: bool = True,
 ) -> ModelMetadata:
     """Export ``model`` into the package folder ``out_dir`` (created; existing files replaced).
+
+    ``runtime_variants`` (default) also writes ``instance.onnx`` (fast mode) and the torch
+    programs ``model.pt2`` / ``instance.pt2`` (torch backend); without them the package runs on
+    onnxruntime and tensorrt only, and exports in about half the time.
 
     ``class_names`` name the columns of ``class_probs`` for ID models (one per class of the
     instance UNet's class head; empty otherwise). ``check_frames`` (H×W×C uint8) are run through
@@ -76,6 +91,7 @@ def write_package(
     os.replace(partial_path, onnx_path)
     for frame in check_frames:
         compare_with_onnxruntime(model, onnx_path, frame)
+    files = write_runtime_variants(model, out_path, check_frames) if runtime_variants else {}
     metadata = build_metadata(
         model,
         name=name,
@@ -86,6 +102,7 @@ def write_package(
         onnx_sha256=sha256_of(onnx_path),
         provenance=provenance or {},
     )
+    metadata = metadata.model_copy(update={"files": metadata.files.model_copy(update=files)})
     write_metadata(out_path, metadata)
     return metadata
 
@@ -95,19 +112,112 @@ def output_names(model: TopDownModel) -> list[str]:
     return list(OUTPUT_NAMES) + ([CLASS_PROBS_NAME] if model.num_classes else [])
 
 
+def instance_output_names(model: TopDownModel) -> list[str]:
+    """The instance-stage graph's outputs: points, point_scores, valid (+ class_probs for ID models)."""
+    return list(INSTANCE_OUTPUT_NAMES) + ([CLASS_PROBS_NAME] if model.num_classes else [])
+
+
+def example_frame(model: TopDownModel) -> torch.Tensor:
+    config = model.config
+    return torch.zeros((config.frame_height, config.frame_width, config.frame_channels), dtype=torch.uint8)
+
+
+def example_centroids(model: TopDownModel) -> torch.Tensor:
+    return torch.zeros((model.config.max_instances, 2), dtype=torch.float32)
+
+
+def write_runtime_variants(
+    model: TopDownModel, out_path: Path, check_frames: Sequence[np.ndarray] = ()
+) -> dict[str, str]:
+    """Write ``instance.onnx``, ``model.pt2`` and ``instance.pt2``; return their FilesSpec fields.
+
+    The instance graph is checked against the module on ``check_frames`` (crops placed at the
+    full graph's centroids) like ``model.onnx``.
+    """
+    model = model.eval()
+    instance = InstanceStageModel(model).eval()
+    frame, centroids = example_frame(model), example_centroids(model)
+    instance_path = out_path / INSTANCE_ONNX_FILE
+    export_graph(
+        instance,
+        (frame, centroids),
+        [INPUT_NAME, CENTROIDS_INPUT_NAME],
+        instance_output_names(model),
+        instance_path,
+    )
+    for check_frame in check_frames:
+        compare_instance_graph(model, instance_path, check_frame)
+    save_torch_program(model, (frame,), out_path / TORCH_PROGRAM_FILE)
+    save_torch_program(instance, (frame, centroids), out_path / INSTANCE_TORCH_PROGRAM_FILE)
+    return {
+        "instance_onnx": INSTANCE_ONNX_FILE,
+        "instance_onnx_sha256": sha256_of(instance_path),
+        "torch_program": TORCH_PROGRAM_FILE,
+        "torch_program_sha256": sha256_of(out_path / TORCH_PROGRAM_FILE),
+        "instance_torch_program": INSTANCE_TORCH_PROGRAM_FILE,
+        "instance_torch_program_sha256": sha256_of(out_path / INSTANCE_TORCH_PROGRAM_FILE),
+    }
+
+
+def save_torch_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
+    """``torch.export`` the module and save it as a deflate-compressed .pt2 archive."""
+    with _quiet_exporter(), torch.no_grad():
+        program = torch.export.export(module.eval(), example)
+    partial = path.with_name(path.name + ".partial")
+    raw = path.with_name(path.stem + ".uncompressed.pt2")
+    torch.export.save(program, str(raw))
+    with (
+        zipfile.ZipFile(raw) as source,
+        zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out,
+    ):
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(fixed, source.read(entry.filename))
+    raw.unlink()
+    os.replace(partial, path)
+
+
+def compare_instance_graph(model: TopDownModel, instance_path: Path, frame: np.ndarray) -> None:
+    """Raise ExportMismatchError unless the instance graph, given the full module's centroids,
+    reproduces the full module's points and scores on ``frame``."""
+    ort = require("onnxruntime", "onnx", "checking an exported graph")
+    with torch.no_grad():
+        expected = [tensor.numpy() for tensor in model.eval()(torch.from_numpy(frame))]
+    session = ort.InferenceSession(str(instance_path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {INPUT_NAME: frame, CENTROIDS_INPUT_NAME: expected[4]})
+    pairs = [
+        ("points", expected[0], got[0]),
+        ("point_scores", expected[1], got[1]),
+        ("valid", expected[3], got[2]),
+    ]
+    for output_name, want, have in pairs:
+        if not np.allclose(want, have, rtol=0.0, atol=1e-3, equal_nan=True):
+            raise ExportMismatchError(f"instance graph {output_name}: differs from the full module's")
+
+
 def export_onnx(model: TopDownModel, path: Path) -> None:
     """Export the fused module to ONNX (fixed input shape, one self-contained file)."""
+    export_graph(model, (example_frame(model),), [INPUT_NAME], output_names(model), path)
+
+
+def export_graph(
+    module: torch.nn.Module,
+    example: tuple[torch.Tensor, ...],
+    input_names: Sequence[str],
+    graph_output_names: Sequence[str],
+    path: Path,
+) -> None:
+    """Export a module to ONNX (fixed input shapes, one self-contained file)."""
     onnx = require("onnx", "export", "exporting a model")
-    config = model.config
-    example = torch.zeros((config.frame_height, config.frame_width, config.frame_channels), dtype=torch.uint8)
-    model = model.eval()
+    model = module.eval()
     with _quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             model,
-            (example,),
+            example,
             None,
-            input_names=[INPUT_NAME],
-            output_names=output_names(model),
+            input_names=list(input_names),
+            output_names=list(graph_output_names),
             opset_version=OPSET,
             dynamo=True,
             external_data=False,

@@ -42,6 +42,7 @@ class SleapNnExportOptions:
     channels: int | None = None  # 1 or 3: what the rig's camera gives
     fp16: bool = False
     name: str | None = None
+    runtime_variants: bool = True  # instance.onnx and the torch programs (--onnx-only: False)
 
     def __post_init__(self) -> None:
         if self.max_instances is not None and self.max_instances < 1:
@@ -82,6 +83,7 @@ def export_sleapnn(
         class_names=instance.config.class_names,
         provenance=provenance(centroid, instance, options, config),
         check_frames=[check_frame],
+        runtime_variants=options.runtime_variants,
     )
     if options.fp16:
         from export.fp16 import FP16_ONNX_FILE, write_fp16_variant

@@ -153,21 +153,37 @@ class TopDownModel(nn.Module):
 
     def forward(self, frame: torch.Tensor) -> tuple[torch.Tensor, ...]:
         config = self.config
-        image = self.coerce_channels(frame.permute(2, 0, 1).to(torch.float32))
-        image = self._match_size(image)
+        image = self.frame_image(frame)
         centroids, instance_scores, valid = self._centroid_stage(image)
         points, point_scores, class_probs = self._instance_stage(image, centroids)
         s = config.size_match_scale
-        valid_points = valid[:, None] & (point_scores >= config.instance_peak_threshold)
-        nan = torch.full_like(points, float("nan"))
-        points = torch.where(valid_points[..., None], points / s, nan)
-        point_scores = torch.where(valid_points, point_scores, torch.zeros_like(point_scores))
+        points, point_scores, class_probs = self.mask_instances(points, point_scores, class_probs, valid)
         instance_scores = torch.where(valid, instance_scores, torch.zeros_like(instance_scores))
         centroids = torch.where(valid[:, None], centroids / s, torch.full_like(centroids, float("nan")))
         if class_probs is None:
             return points, point_scores, instance_scores, valid, centroids
-        class_probs = torch.where(valid[:, None], class_probs, torch.zeros_like(class_probs))
         return points, point_scores, instance_scores, valid, centroids, class_probs
+
+    def mask_instances(
+        self,
+        points: torch.Tensor,
+        point_scores: torch.Tensor,
+        class_probs: torch.Tensor | None,
+        valid: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Frame-pixel points, NaN (score 0) for nodes below the threshold and for empty slots."""
+        s = self.config.size_match_scale
+        valid_points = valid[:, None] & (point_scores >= self.config.instance_peak_threshold)
+        nan = torch.full_like(points, float("nan"))
+        points = torch.where(valid_points[..., None], points / s, nan)
+        point_scores = torch.where(valid_points, point_scores, torch.zeros_like(point_scores))
+        if class_probs is not None:
+            class_probs = torch.where(valid[:, None], class_probs, torch.zeros_like(class_probs))
+        return points, point_scores, class_probs
+
+    def frame_image(self, frame: torch.Tensor) -> torch.Tensor:
+        """The (C, H, W) float32 image the stages work on: model channels, size-matched."""
+        return self._match_size(self.coerce_channels(frame.permute(2, 0, 1).to(torch.float32)))
 
     def _match_size(self, image: torch.Tensor) -> torch.Tensor:
         if self.size_match is None:
@@ -227,3 +243,29 @@ class TopDownModel(nn.Module):
         )
         points = peaks * self.instance_net.config.output_stride / config.instance_scale
         return points + top_left[:, None, :], values, class_probs
+
+
+class InstanceStageModel(nn.Module):
+    """The instance stage alone, for fast mode: (frame, centroids) → (points, point_scores, valid
+    [, class_probs]).
+
+    ``centroids`` (K, 2) float32 are crop centres in frame pixels, e.g. the previous frame's anchor
+    points; a slot whose centre is not finite is empty (valid False, NaN points, zero scores). The
+    crops, the instance UNet and the decode are the fused graph's own (``TopDownModel``), so with the
+    full graph's centroids as input the outputs equal the full graph's.
+    """
+
+    def __init__(self, topdown: TopDownModel) -> None:
+        super().__init__()
+        self.topdown = topdown
+
+    def forward(self, frame: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        topdown = self.topdown
+        image = topdown.frame_image(frame)
+        valid = torch.isfinite(centroids).all(dim=-1)
+        centres = finite_or_zero(centroids) * topdown.config.size_match_scale
+        points, point_scores, class_probs = topdown._instance_stage(image, centres)
+        points, point_scores, class_probs = topdown.mask_instances(points, point_scores, class_probs, valid)
+        if class_probs is None:
+            return points, point_scores, valid
+        return points, point_scores, valid, class_probs

@@ -119,11 +119,15 @@ def _add_listen_parser(commands: Any) -> None:
 
 
 def _add_bench_parser(commands: Any) -> None:
+    from rtpose.bench.engine import add_engine_parser
     from rtpose.bench.loopback_command import add_loopback_parser
 
-    bench = commands.add_parser("bench", help="measure the rig: `rtpose bench loopback --help`")
+    bench = commands.add_parser(
+        "bench", help="measure the rig: `rtpose bench loopback --help`, `rtpose bench engine --help`"
+    )
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
     add_loopback_parser(bench_commands)
+    add_engine_parser(bench_commands)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -131,6 +135,10 @@ def _bench(args: argparse.Namespace) -> int:
         from rtpose.bench.loopback_command import run_loopback_command
 
         return run_loopback_command(args)
+    if args.bench_command == "engine":
+        from rtpose.bench.engine import run_engine_command
+
+        return run_engine_command(args)
     return 2
 
 

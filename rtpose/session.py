@@ -32,6 +32,7 @@ from rtpose.core.model_metadata import ModelMetadata
 from rtpose.daq import Daq, open_daq
 from rtpose.daq.limits import OutputController
 from rtpose.engine import load as load_engine
+from rtpose.engine.options import engine_options
 from rtpose.engine.protocol import Engine
 from rtpose.identity import Identity, build_identity
 from rtpose.loop.frame_ring import FrameRing
@@ -95,7 +96,7 @@ def run(config: RigConfig, options: RunOptions) -> RunResult:
     opened: list[Any] = []
     try:
         engine = overrides.engine or load_engine(
-            checked.model_path, config.model.backend, config.model.threads
+            checked.model_path, config.model.backend, options=engine_options(config.model, options.config_dir)
         )
         opened.append(engine)
         rules = overrides.rules or build_rule_set(config, metadata.node_names, options.config_dir)

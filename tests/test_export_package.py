@@ -179,3 +179,79 @@ def test_model_paths_resolve(tmp_path: Path) -> None:
     assert resolve_model_path("demo") == DEMO_MODEL_DIR
     assert resolve_model_path("models/x", tmp_path) == tmp_path / "models" / "x"
     assert resolve_model_path(tmp_path / "abs", "/elsewhere") == tmp_path / "abs"
+
+
+def test_runtime_variants_are_listed_with_their_hashes(tiny_package: tuple[TopDownModel, Path]) -> None:
+    from rtpose.core.model_metadata import sha256_of
+
+    _, out = tiny_package
+    files = read_metadata(out).files
+    assert (files.instance_onnx, files.torch_program, files.instance_torch_program) == (
+        "instance.onnx",
+        "model.pt2",
+        "instance.pt2",
+    )
+    for name, digest in files.listed():
+        assert sha256_of(out / name) == digest
+
+
+@pytest.mark.parametrize("name", ["model.pt2", "instance.onnx"])
+def test_load_rejects_a_changed_or_missing_variant(
+    tiny_package: tuple[TopDownModel, Path], tmp_path: Path, name: str
+) -> None:
+    _, out = tiny_package
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    with (copy / name).open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelPackageError, match=f"{name} does not match the sha256"):
+        load(copy)
+    (copy / name).unlink()
+    with pytest.raises(ModelPackageError, match=f"the file {name} listed in {METADATA_FILE} is missing"):
+        load(copy)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_instance_graph_at_the_modules_centroids_gives_its_points(
+    tiny_package: tuple[TopDownModel, Path], seed: int
+) -> None:
+    import onnxruntime as ort
+
+    model, out = tiny_package
+    frame = _frame(seed)
+    with torch.no_grad():
+        points, point_scores, _, valid, centroids = (t.numpy() for t in model(torch.from_numpy(frame)))
+    session = ort.InferenceSession(str(out / "instance.onnx"), providers=["CPUExecutionProvider"])
+    got_points, got_scores, got_valid = session.run(None, {"frame": frame, "centroids": centroids})
+    assert valid.any()
+    np.testing.assert_array_equal(got_valid, valid)
+    np.testing.assert_allclose(got_points, points, atol=1e-4)
+    np.testing.assert_allclose(got_scores, point_scores, atol=1e-5)
+
+
+def test_torch_backend_loads_the_program_without_the_exporter(
+    tiny_package: tuple[TopDownModel, Path],
+) -> None:
+    """The runtime depends on the package format, not on export/: a fresh process loads model.pt2
+    with the torch backend without importing export/, and gets the module's poses."""
+    import subprocess
+    import sys
+
+    _, out = tiny_package
+    frame_path = out.parent / "frame.npy"
+    np.save(frame_path, _frame(1))
+    script = (
+        "import sys, numpy as np\n"
+        "from rtpose.engine import load\n"
+        f"engine = load({str(out)!r}, 'torch')\n"
+        f"poses = engine.infer(np.load({str(frame_path)!r}))\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'export'], 'export/ was imported'\n"
+        "np.save(sys.argv[1], poses.points)\n"
+    )
+    result_path = out.parent / "points.npy"
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-W", "error", "-c", script, str(result_path)]
+    subprocess.run(command, check=True, timeout=120, cwd=root)
+    np.testing.assert_allclose(
+        np.load(result_path), run_onnxruntime(out / ONNX_FILE, _frame(1))[0], atol=1e-4
+    )

@@ -71,8 +71,10 @@ def test_package_matches_the_step_by_step_reference(name: str, tmp_path: Path) -
     out = tmp_path / "package"
     args = ["sleap-nn", str(tmp_path / "centroid"), str(tmp_path / "instance"), "-o", str(out), "--quiet"]
     if geometry.instance.model_type != "multi_class_topdown":
-        args += ["--max-instances", str(geometry.max_instances)]
+        args += ["--max-instances", str(geometry.max_instances), "--onnx-only"]  # variants: ID model only
     assert main([*args, *geometry.extra_args]) == 0
+    if geometry.instance.model_type == "multi_class_topdown":
+        _check_instance_graph(out)
     metadata = read_metadata(out)
     assert metadata.frame_shape == (*geometry.frame_size, geometry.channels)
     assert metadata.class_names == geometry.instance.classes
@@ -124,7 +126,7 @@ def test_fp16_variant_is_written_and_close_to_fp32(tmp_path: Path) -> None:
     write_fake_model_folder(tmp_path / "instance", geometry.instance)
     out = tmp_path / "package"
     args = ["sleap-nn", str(tmp_path / "centroid"), str(tmp_path / "instance"), "-o", str(out)]
-    assert main([*args, "--max-instances", "3", "--fp16", "--quiet"]) == 0
+    assert main([*args, "--max-instances", "3", "--fp16", "--quiet", "--onnx-only"]) == 0
     metadata = read_metadata(out)  # verifies both graphs' hashes
     assert metadata.files.onnx_fp16 == FP16_ONNX_FILE and metadata.provenance["export.fp16"] == 1
     import onnx
@@ -137,3 +139,21 @@ def test_fp16_variant_is_written_and_close_to_fp32(tmp_path: Path) -> None:
     differences = compare_precisions(out / "model.onnx", out / FP16_ONNX_FILE, frames)
     assert differences["slot_disagreements"] == 0
     assert differences["max_point_difference_px"] < 0.1 and differences["max_score_difference"] < 0.01
+
+
+def _check_instance_graph(out: Path) -> None:
+    """The ID model's instance graph (with class_probs) gives the full graph's outputs at its centroids."""
+    import onnxruntime as ort
+
+    metadata = read_metadata(out)
+    assert metadata.files.instance_onnx and metadata.files.torch_program
+    frame = np.random.default_rng(5).integers(0, 256, metadata.frame_shape, dtype=np.uint8)
+    full = ort.InferenceSession(str(out / metadata.files.onnx), providers=["CPUExecutionProvider"])
+    points, _, _, valid, centroids, class_probs = full.run(None, {"frame": frame})
+    instance = ort.InferenceSession(
+        str(out / metadata.files.instance_onnx), providers=["CPUExecutionProvider"]
+    )
+    got_points, _, got_valid, got_class_probs = instance.run(None, {"frame": frame, "centroids": centroids})
+    np.testing.assert_array_equal(got_valid, valid)
+    np.testing.assert_allclose(got_points, points, atol=1e-4)
+    np.testing.assert_allclose(got_class_probs, class_probs, atol=1e-5)

@@ -30,7 +30,7 @@ def _id_package(folder: Path) -> Path:
     write_fake_model_folder(folder / "instance", instance)
     package = folder / "package"
     args = ["sleap-nn", str(folder / "centroid"), str(folder / "instance"), "-o", str(package), "--quiet"]
-    assert export_main(args) == 0
+    assert export_main([*args, "--onnx-only"]) == 0
     return package
 
 

@@ -148,13 +148,37 @@ CameraConfig = Annotated[
 """The ``[camera]`` section: one of the backends' sections, chosen by ``backend``."""
 
 
+class FastModeConfig(_Section):
+    enabled: bool = False
+    """Skip the centroid network on most frames: crop where the animals were on the previous frame
+    (docs/decisions/0007-engine-backends.md). For high frame rates; needs a package with an
+    instance-stage graph (made by this rtpose's exporter)."""
+    refresh_every_frames: int = Field(default=10, ge=1, le=10_000)
+    """Run the full pipeline (centroid network included) at least every this many frames."""
+    min_instance_score: float = Field(default=0.3, ge=0.0, le=1.0)
+    """Rerun the full pipeline on a frame where an instance's mean node score falls below this."""
+
+
 class ModelConfig(_Section):
     path: str = "demo"
     """Model package folder (relative to the config file), or "demo" for the bundled demo model."""
-    backend: Literal["onnxruntime"] = "onnxruntime"
-    """Inference backend."""
+    backend: Literal["auto", "onnxruntime", "torch", "tensorrt"] = "auto"
+    """Inference backend. "auto": tensorrt when TensorRT and an NVIDIA GPU are present, else torch
+    on a CUDA GPU, else onnxruntime (CPU; the demo's only need is `rtpose[onnx]`)."""
     threads: int = Field(default=1, ge=1, le=64)
-    """Intra-op threads for the CPU backend; the loop, grab and side channels have their own."""
+    """Intra-op threads for the CPU backends; the loop, grab and side channels have their own."""
+    precision: Literal["fp32", "fp16"] = "fp32"
+    """fp16: the package's fp16 graph (tensorrt, strongly typed) or autocast (torch on a GPU)."""
+    cuda_graph: bool = True
+    """GPU backends: capture one frame's GPU work as a CUDA graph and replay it per frame."""
+    onnxruntime_providers: list[Literal["cpu", "cuda", "tensorrt"]] = Field(default_factory=list)
+    """ONNX Runtime execution providers in order of preference; empty: CUDA if available, then CPU."""
+    onnxruntime_spinning: bool = False
+    """Let ONNX Runtime's worker threads spin while idle: less wake-up latency, a busy core each."""
+    plan_cache: str | None = None
+    """Folder for cached TensorRT plans (relative to the config file); default ~/.cache/rtpose/tensorrt."""
+    fast_mode: FastModeConfig = Field(default_factory=FastModeConfig)
+    """Fast mode for high frame rates (off by default)."""
 
 
 class IdentityConfig(_Section):

@@ -8,6 +8,11 @@ The graph's tensors have fixed names and shapes (one frame, no batch dimension):
 - input ``frame``: uint8, H×W×C
 - outputs ``points`` K×J×2 float32, ``point_scores`` K×J float32, ``instance_scores`` K float32,
   ``valid`` K bool, ``centroids`` K×2 float32, and ``class_probs`` K×C float32 for ID models.
+
+The instance-stage graph (``instance.onnx``, fast mode) takes ``frame`` and ``centroids`` K×2
+float32 (crop centres in frame pixels, NaN = empty slot) and gives ``points``, ``point_scores``,
+``valid`` (and ``class_probs``). The torch programs (``model.pt2``, ``instance.pt2``, saved with
+``torch.export``) have the same inputs and outputs, positionally.
 """
 
 from __future__ import annotations
@@ -23,12 +28,17 @@ from rtpose.core.errors import ModelPackageError
 
 METADATA_FILE = "rtpose-model.json"
 ONNX_FILE = "model.onnx"
+TORCH_PROGRAM_FILE = "model.pt2"
+INSTANCE_ONNX_FILE = "instance.onnx"
+INSTANCE_TORCH_PROGRAM_FILE = "instance.pt2"
 FORMAT_NAME = "rtpose-model"
 FORMAT_VERSION = 1
 
 INPUT_NAME = "frame"
 OUTPUT_NAMES = ("points", "point_scores", "instance_scores", "valid", "centroids")
 CLASS_PROBS_NAME = "class_probs"
+CENTROIDS_INPUT_NAME = "centroids"
+INSTANCE_OUTPUT_NAMES = ("points", "point_scores", "valid")
 
 
 class _Strict(BaseModel):
@@ -55,6 +65,23 @@ class FilesSpec(_Strict):
     onnx_sha256: str = Field(description="sha256 of the ONNX file, checked when the package loads.")
     onnx_fp16: str | None = Field(default=None, description="Optional fp16 variant (for TensorRT).")
     onnx_fp16_sha256: str | None = Field(default=None, description="sha256 of the fp16 variant.")
+    torch_program: str | None = Field(default=None, description="The fused module for the torch backend.")
+    torch_program_sha256: str | None = None
+    instance_onnx: str | None = Field(default=None, description="The instance stage alone (fast mode).")
+    instance_onnx_sha256: str | None = None
+    instance_torch_program: str | None = Field(default=None, description="Instance stage for torch.")
+    instance_torch_program_sha256: str | None = None
+
+    def listed(self) -> list[tuple[str, str]]:
+        """(file name, sha256) of every file the package lists."""
+        pairs = [
+            (self.onnx, self.onnx_sha256),
+            (self.onnx_fp16, self.onnx_fp16_sha256),
+            (self.torch_program, self.torch_program_sha256),
+            (self.instance_onnx, self.instance_onnx_sha256),
+            (self.instance_torch_program, self.instance_torch_program_sha256),
+        ]
+        return [(name, digest or "") for name, digest in pairs if name is not None]
 
 
 class ModelMetadata(_Strict):
@@ -133,13 +160,12 @@ def read_metadata(package_dir: Path, verify_hash: bool = True) -> ModelMetadata:
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
         )
         raise ModelPackageError(f"{meta_path} is invalid: {problems}") from error
-    graphs = [(metadata.files.onnx, metadata.files.onnx_sha256)]
-    if metadata.files.onnx_fp16 is not None:
-        graphs.append((metadata.files.onnx_fp16, metadata.files.onnx_fp16_sha256 or ""))
-    for name, expected_sha256 in graphs:
+    for name, expected_sha256 in metadata.files.listed():
         path = package_dir / name
         if not path.is_file():
-            raise ModelPackageError(f"{package_dir}: the graph file {name} is missing")
+            raise ModelPackageError(
+                f"{package_dir}: the file {name} listed in {METADATA_FILE} is missing; re-export the package"
+            )
         if verify_hash and sha256_of(path) != expected_sha256:
             raise ModelPackageError(
                 f"{path} does not match the sha256 in {METADATA_FILE}: the file was changed or "

@@ -9,14 +9,21 @@ Lifecycle:
 3. ``close()`` once at the end; it releases the runtime's resources and is idempotent. ``infer``
    after ``close`` raises EngineError.
 
+Optional, for fast mode (``rtpose.engine.fast_mode``): ``infer_instances(frame, centroids)`` runs
+the package's instance stage alone on crops around given centres (``InstanceStageEngine``).
+Backends also have ``describe()``: one line naming the backend, device and settings.
+
 Frames: uint8, H×W or H×W×C with the package's H, W and C (``metadata.frame_shape``); an H×W frame
 is taken as one channel. Engines do not keep references to the frame after ``infer`` returns, so
-the caller may reuse its buffer. The returned Poses own their arrays (nothing is overwritten by
-later frames).
+the caller may reuse its buffer. The frame is read in place (no host-side copy of a C-contiguous
+frame: ONNX Runtime and torch on the CPU read the caller's buffer, GPU backends upload straight
+from it, at full speed when it is pinned memory such as ``pinned_frame_buffer()``). The returned
+Poses own their arrays (nothing is overwritten by later frames).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -24,7 +31,7 @@ import numpy.typing as npt
 
 from rtpose.core.errors import EngineError
 from rtpose.core.model_metadata import ModelMetadata
-from rtpose.core.types import ImageArray, Poses
+from rtpose.core.types import BoolArray, FloatArray, ImageArray, Poses
 
 
 @runtime_checkable
@@ -40,6 +47,34 @@ class Engine(Protocol):
     def close(self) -> None:
         """Release the backend's resources; idempotent."""
         ...
+
+
+@dataclass(slots=True)
+class InstanceStageResult:
+    """What the instance stage alone gives for K crop centres (see InstanceStageEngine)."""
+
+    points: FloatArray
+    point_scores: FloatArray
+    valid: BoolArray
+    class_probs: FloatArray | None = None
+
+
+@runtime_checkable
+class InstanceStageEngine(Engine, Protocol):
+    """An Engine that can also run the package's instance stage on its own (fast mode)."""
+
+    def infer_instances(self, frame: npt.NDArray[np.uint8], centroids: FloatArray) -> InstanceStageResult:
+        """Points for crops around ``centroids`` (K×2 float32 frame pixels; NaN = empty slot)."""
+        ...
+
+
+def check_centroids(centroids: FloatArray, metadata: ModelMetadata) -> FloatArray:
+    """Crop centres as the instance graph takes them (K×2 float32, C-contiguous), or EngineError."""
+    expected = (metadata.max_instances, 2)
+    if not isinstance(centroids, np.ndarray) or centroids.shape != expected:
+        got = centroids.shape if isinstance(centroids, np.ndarray) else type(centroids).__name__
+        raise EngineError(f"centroids must be a float32 array of shape {expected} (K×2, x y), got {got}")
+    return np.ascontiguousarray(centroids, dtype=np.float32)
 
 
 def check_frame(frame: npt.NDArray[np.uint8], metadata: ModelMetadata) -> ImageArray:

@@ -1,0 +1,120 @@
+"""The few CUDA runtime calls the TensorRT backend makes, through cuda-bindings (cuda-python).
+
+Install: ``pip install 'rtpose[gpu]'`` (``cuda-python``: wheels, no CUDA toolkit needed; the
+NVIDIA driver must be installed for any call to succeed). cuda-python 12.6+ has the module as
+``cuda.bindings.runtime``; older releases as ``cuda.cudart``: both are accepted.
+
+Every cuda-python call returns a tuple whose first item is the error code; ``_check`` turns a
+failure into EngineError naming the call and CUDA's error name.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rtpose.core.errors import EngineError, MissingExtraError
+
+CUDA_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
+
+
+def import_cudart() -> Any:
+    for name in CUDA_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise MissingExtraError(
+        "the tensorrt backend makes its CUDA calls through cuda-python, which is not installed. "
+        "Install it with: pip install 'rtpose[gpu]'"
+    )
+
+
+class CudaRuntime:
+    """One CUDA device: its description, memory, a private stream, graph capture."""
+
+    def __init__(self, device: int = 0) -> None:
+        self.cudart = import_cudart()
+        self.device = device
+        try:
+            count = self._check(self.cudart.cudaGetDeviceCount(), "cudaGetDeviceCount")
+        except EngineError as error:
+            raise EngineError(
+                f"no usable CUDA GPU ({error}); the tensorrt backend needs an NVIDIA GPU and driver. "
+                f'Use model.backend = "onnxruntime" (or "auto") on this machine'
+            ) from None
+        if device >= count:
+            raise EngineError(f"CUDA device {device} does not exist: this machine has {count} GPU(s)")
+        self._check(self.cudart.cudaSetDevice(device), "cudaSetDevice")
+        properties = self._check(self.cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
+        name = properties.name
+        self.name = (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).rstrip("\x00")
+        self.compute_capability = f"{properties.major}.{properties.minor}"
+
+    def _check(self, result: Any, call: str) -> Any:
+        error, *values = result if isinstance(result, tuple) else (result,)
+        if error != self.cudart.cudaError_t.cudaSuccess:
+            name = self.cudart.cudaGetErrorName(error)
+            text = name[1].decode() if isinstance(name, tuple) and isinstance(name[1], bytes) else str(error)
+            raise EngineError(f"CUDA {call} failed: {text}")
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def malloc(self, nbytes: int) -> int:
+        return int(self._check(self.cudart.cudaMalloc(max(nbytes, 1)), "cudaMalloc"))
+
+    def free(self, pointer: int) -> None:
+        self._check(self.cudart.cudaFree(pointer), "cudaFree")
+
+    def pinned_array(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[int, npt.NDArray[Any]]:
+        """Page-locked host memory as a numpy array (and its pointer, for ``free_host``)."""
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        pointer = int(self._check(self.cudart.cudaMallocHost(max(nbytes, 1)), "cudaMallocHost"))
+        raw = (ctypes.c_uint8 * max(nbytes, 1)).from_address(pointer)
+        array = np.frombuffer(memoryview(raw).cast("B"), np.uint8, count=nbytes).view(dtype).reshape(shape)
+        return pointer, array
+
+    def free_host(self, pointer: int) -> None:
+        self._check(self.cudart.cudaFreeHost(pointer), "cudaFreeHost")
+
+    def create_stream(self) -> Any:
+        flags = self.cudart.cudaStreamNonBlocking
+        return self._check(self.cudart.cudaStreamCreateWithFlags(flags), "cudaStreamCreateWithFlags")
+
+    def destroy_stream(self, stream: Any) -> None:
+        self._check(self.cudart.cudaStreamDestroy(stream), "cudaStreamDestroy")
+
+    def upload(self, device_pointer: int, host: npt.NDArray[Any], stream: Any) -> None:
+        kind = self.cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+        result = self.cudart.cudaMemcpyAsync(device_pointer, host.ctypes.data, host.nbytes, kind, stream)
+        self._check(result, "cudaMemcpyAsync (upload)")
+
+    def download(self, host: npt.NDArray[Any], device_pointer: int, stream: Any) -> None:
+        kind = self.cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        result = self.cudart.cudaMemcpyAsync(host.ctypes.data, device_pointer, host.nbytes, kind, stream)
+        self._check(result, "cudaMemcpyAsync (download)")
+
+    def synchronize(self, stream: Any) -> None:
+        self._check(self.cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
+
+    def begin_capture(self, stream: Any) -> None:
+        mode = self.cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
+        self._check(self.cudart.cudaStreamBeginCapture(stream, mode), "cudaStreamBeginCapture")
+
+    def end_capture(self, stream: Any) -> tuple[Any, Any]:
+        """Finish a capture: (graph, executable graph)."""
+        graph = self._check(self.cudart.cudaStreamEndCapture(stream), "cudaStreamEndCapture")
+        executable = self._check(self.cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        return graph, executable
+
+    def launch_graph(self, executable: Any, stream: Any) -> None:
+        self._check(self.cudart.cudaGraphLaunch(executable, stream), "cudaGraphLaunch")
+
+    def destroy_graph(self, graph: Any, executable: Any) -> None:
+        self._check(self.cudart.cudaGraphExecDestroy(executable), "cudaGraphExecDestroy")
+        self._check(self.cudart.cudaGraphDestroy(graph), "cudaGraphDestroy")

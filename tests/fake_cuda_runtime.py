@@ -1,0 +1,204 @@
+"""A FAKE of cuda-python's ``cuda.bindings.runtime`` for tests on machines without a GPU.
+
+Only the calls rtpose.engine.cuda_runtime makes, with cuda-python's calling convention (every
+call returns a tuple whose first item is a ``cudaError_t``). Host memory stands in for device
+memory: ``cudaMalloc`` returns the address of a host buffer, so copies are ``ctypes.memmove``.
+Work on a stream runs at once unless the stream is capturing; then it is recorded and only runs
+when the instantiated graph is launched, as on a GPU. ``STATE`` counts calls and live
+allocations for assertions. Never used by production code; ``install`` puts it in sys.modules.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class cudaError_t(enum.IntEnum):
+    cudaSuccess = 0
+    cudaErrorInvalidValue = 1
+    cudaErrorNoDevice = 100
+    cudaErrorInvalidDevice = 101
+    cudaErrorStreamCaptureUnsupported = 900
+
+
+class cudaMemcpyKind(enum.IntEnum):
+    cudaMemcpyHostToHost = 0
+    cudaMemcpyHostToDevice = 1
+    cudaMemcpyDeviceToHost = 2
+
+
+class cudaStreamCaptureMode(enum.IntEnum):
+    cudaStreamCaptureModeGlobal = 0
+    cudaStreamCaptureModeThreadLocal = 1
+    cudaStreamCaptureModeRelaxed = 2
+
+
+cudaStreamNonBlocking = 1
+
+
+class cudaStream_t:
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+
+    def __int__(self) -> int:
+        return self._handle
+
+
+@dataclass
+class cudaDeviceProp:
+    name: bytes
+    major: int
+    minor: int
+
+
+@dataclass
+class FakeCudaState:
+    devices: list[tuple[str, int, int]] = field(default_factory=lambda: [("NVIDIA H200", 9, 0)])
+    buffers: dict[int, Any] = field(default_factory=dict)
+    host_buffers: dict[int, Any] = field(default_factory=dict)
+    streams: dict[int, list[Callable[[], None]] | None] = field(default_factory=dict)
+    graphs: dict[int, list[Callable[[], None]]] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+    next_handle: int = 1
+
+
+STATE = FakeCudaState()
+
+
+def reset(devices: list[tuple[str, int, int]] | None = None) -> FakeCudaState:
+    global STATE
+    STATE = FakeCudaState() if devices is None else FakeCudaState(devices=devices)
+    return STATE
+
+
+def install(monkeypatch: Any, devices: list[tuple[str, int, int]] | None = None) -> FakeCudaState:
+    """Put this fake in sys.modules as cuda.bindings.runtime (undone by pytest's monkeypatch)."""
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", sys.modules[__name__])
+    return reset(devices)
+
+
+def enqueue(stream: Any, work: Callable[[], None]) -> None:
+    """Run ``work`` on ``stream`` now, or record it while the stream is capturing."""
+    captured = STATE.streams.get(int(stream))
+    if captured is None:
+        work()
+    else:
+        captured.append(work)
+
+
+def _handle() -> int:
+    STATE.next_handle += 1
+    return STATE.next_handle
+
+
+def cudaGetDeviceCount() -> tuple[cudaError_t, int]:
+    STATE.calls["cudaGetDeviceCount"] += 1
+    if not STATE.devices:
+        return cudaError_t.cudaErrorNoDevice, 0
+    return cudaError_t.cudaSuccess, len(STATE.devices)
+
+
+def cudaSetDevice(device: int) -> tuple[cudaError_t]:
+    ok = 0 <= device < len(STATE.devices)
+    return (cudaError_t.cudaSuccess if ok else cudaError_t.cudaErrorInvalidDevice,)
+
+
+def cudaGetDeviceProperties(device: int) -> tuple[cudaError_t, cudaDeviceProp]:
+    name, major, minor = STATE.devices[device]
+    return cudaError_t.cudaSuccess, cudaDeviceProp(name.encode() + b"\x00" * 8, major, minor)
+
+
+def cudaGetErrorName(error: cudaError_t) -> tuple[cudaError_t, bytes]:
+    return cudaError_t.cudaSuccess, cudaError_t(error).name.encode()
+
+
+def cudaMalloc(nbytes: int) -> tuple[cudaError_t, int]:
+    buffer = ctypes.create_string_buffer(nbytes)
+    STATE.buffers[ctypes.addressof(buffer)] = buffer
+    STATE.calls["cudaMalloc"] += 1
+    return cudaError_t.cudaSuccess, ctypes.addressof(buffer)
+
+
+def cudaFree(pointer: int) -> tuple[cudaError_t]:
+    if STATE.buffers.pop(pointer, None) is None:
+        return (cudaError_t.cudaErrorInvalidValue,)
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaMallocHost(nbytes: int) -> tuple[cudaError_t, int]:
+    buffer = ctypes.create_string_buffer(nbytes)
+    STATE.host_buffers[ctypes.addressof(buffer)] = buffer
+    return cudaError_t.cudaSuccess, ctypes.addressof(buffer)
+
+
+def cudaFreeHost(pointer: int) -> tuple[cudaError_t]:
+    if STATE.host_buffers.pop(pointer, None) is None:
+        return (cudaError_t.cudaErrorInvalidValue,)
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaStreamCreateWithFlags(flags: int) -> tuple[cudaError_t, cudaStream_t]:
+    handle = _handle()
+    STATE.streams[handle] = None
+    return cudaError_t.cudaSuccess, cudaStream_t(handle)
+
+
+def cudaStreamDestroy(stream: cudaStream_t) -> tuple[cudaError_t]:
+    STATE.streams.pop(int(stream), None)
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaMemcpyAsync(
+    dst: int, src: int, nbytes: int, kind: cudaMemcpyKind, stream: cudaStream_t
+) -> tuple[cudaError_t]:
+    STATE.calls[f"cudaMemcpyAsync:{cudaMemcpyKind(kind).name}"] += 1
+    enqueue(stream, lambda: ctypes.memmove(dst, src, nbytes))
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaStreamSynchronize(stream: cudaStream_t) -> tuple[cudaError_t]:
+    if STATE.streams.get(int(stream)) is not None:
+        return (cudaError_t.cudaErrorStreamCaptureUnsupported,)
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaStreamBeginCapture(stream: cudaStream_t, mode: cudaStreamCaptureMode) -> tuple[cudaError_t]:
+    STATE.streams[int(stream)] = []
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaStreamEndCapture(stream: cudaStream_t) -> tuple[cudaError_t, int]:
+    work = STATE.streams.get(int(stream)) or []
+    STATE.streams[int(stream)] = None
+    handle = _handle()
+    STATE.graphs[handle] = list(work)
+    return cudaError_t.cudaSuccess, handle
+
+
+def cudaGraphInstantiate(graph: int, flags: int) -> tuple[cudaError_t, int]:
+    handle = _handle()
+    STATE.graphs[handle] = list(STATE.graphs[graph])
+    return cudaError_t.cudaSuccess, handle
+
+
+def cudaGraphLaunch(executable: int, stream: cudaStream_t) -> tuple[cudaError_t]:
+    STATE.calls["cudaGraphLaunch"] += 1
+    for work in STATE.graphs[executable]:
+        enqueue(stream, work)
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaGraphExecDestroy(executable: int) -> tuple[cudaError_t]:
+    STATE.graphs.pop(executable, None)
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaGraphDestroy(graph: int) -> tuple[cudaError_t]:
+    STATE.graphs.pop(graph, None)
+    return (cudaError_t.cudaSuccess,)

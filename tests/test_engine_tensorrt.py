@@ -1,0 +1,257 @@
+"""The TensorRT backend without a GPU: error messages when TensorRT, cuda-python or a GPU is
+missing, the plan cache (keys, stale, foreign and corrupt plans), tensor validation, and the
+buffer, stream and CUDA-graph logic, run end to end on FAKES of tensorrt and cuda-python
+(tests/fake_tensorrt.py, tests/fake_cuda_runtime.py) whose "engine" executes the ONNX graph in
+ONNX Runtime. What only a real GPU can show is in tests/test_engine_contract.py (marked gpu).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+import fake_cuda_runtime
+import fake_tensorrt
+
+from rtpose.core.errors import EngineError, MissingExtraError, ModelPackageError
+from rtpose.core.model_metadata import read_metadata
+from rtpose.engine import DEMO_MODEL_DIR, load
+from rtpose.engine.options import EngineOptions, FastModeOptions
+from rtpose.engine.plan_cache import PlanCache, PlanKey
+from rtpose.engine.tensorrt import TensorRtEngine
+
+FRAME = np.random.default_rng(0).integers(0, 40, (256, 256, 1), dtype=np.uint8)
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> fake_cuda_runtime.FakeCudaState:
+    fake_tensorrt.install(monkeypatch)
+    return fake_cuda_runtime.install(monkeypatch)
+
+
+def _engine(tmp_path: Path, messages: list[str] | None = None, **settings: object) -> TensorRtEngine:
+    options = EngineOptions(plan_cache_dir=tmp_path / "plans", **settings)  # type: ignore[arg-type]
+    log = messages if messages is not None else []
+    return TensorRtEngine(DEMO_MODEL_DIR, read_metadata(DEMO_MODEL_DIR), options, report=log.append)
+
+
+def _demo_frame() -> np.ndarray:
+    from rtpose.camera.fly_scene import FlyScene
+
+    frame = np.empty((256, 256, 1), np.uint8)
+    FlyScene(frame_size=(256, 256), seed=5, fps=30.0).render_frame(40, frame)
+    return frame
+
+
+def test_missing_tensorrt_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    with pytest.raises(MissingExtraError, match=r"tensorrt.*pip install"):
+        load("demo", "tensorrt")
+
+
+def test_missing_cuda_python_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_tensorrt.install(monkeypatch)
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", None)
+    monkeypatch.setitem(sys.modules, "cuda.cudart", None)
+    with pytest.raises(MissingExtraError, match=r"cuda-python.*rtpose\[gpu\]"):
+        load("demo", "tensorrt")
+
+
+def test_no_gpu_says_which_backend_to_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_tensorrt.install(monkeypatch)
+    fake_cuda_runtime.install(monkeypatch, devices=[])
+    with pytest.raises(EngineError, match=r"no usable CUDA GPU.*cudaErrorNoDevice.*onnxruntime"):
+        load("demo", "tensorrt")
+
+
+def test_tensorrt_gives_the_onnx_graphs_poses(fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path) -> None:
+    frame = _demo_frame()
+    reference = load("demo", "onnxruntime").infer(frame)
+    engine = _engine(tmp_path)
+    poses = engine.infer(frame)
+    assert poses.valid.sum() == 2
+    np.testing.assert_array_equal(poses.valid, reference.valid)
+    np.testing.assert_allclose(poses.points, reference.points, atol=1e-4)
+    np.testing.assert_allclose(poses.point_scores, reference.point_scores, atol=1e-5)
+    engine.close()
+
+
+def test_frames_replay_a_cuda_graph_and_upload_from_the_callers_buffer(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    engine = _engine(tmp_path)
+    executions = fake_tensorrt.calls["execute_async_v3"]
+    assert executions == 2  # one ordinary run before capture, one captured
+    first = engine.infer(_demo_frame())
+    second = engine.infer(np.full((256, 256, 1), 190, np.uint8))  # the arena without flies
+    assert fake_tensorrt.calls["execute_async_v3"] == executions  # replayed, not enqueued again
+    assert fakes.calls["cudaGraphLaunch"] == 2
+    assert first.valid.sum() == 2 and second.valid.sum() == 0  # each frame's own upload was used
+    assert not np.shares_memory(first.points, second.points)  # poses own their arrays
+
+
+def test_without_cuda_graph_each_frame_enqueues(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    engine = _engine(tmp_path, cuda_graph=False)
+    before = fake_tensorrt.calls["execute_async_v3"]
+    engine.infer(_demo_frame())
+    assert fake_tensorrt.calls["execute_async_v3"] == before + 1
+    assert fakes.calls["cudaGraphLaunch"] == 0
+
+
+def test_pinned_frame_buffer_feeds_the_engine(fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    slot = engine.pinned_frame_buffer()
+    assert slot.shape == (256, 256, 1) and slot.dtype == np.uint8
+    assert slot.ctypes.data in fakes.host_buffers  # page-locked (cudaMallocHost) memory
+    slot[...] = _demo_frame()
+    assert engine.infer(slot).valid.sum() == 2
+
+
+def test_close_frees_every_buffer(fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path) -> None:
+    engine = _engine(tmp_path, fast_mode=FastModeOptions(enabled=True))
+    engine.pinned_frame_buffer()
+    assert fakes.buffers and fakes.host_buffers
+    engine.close()
+    engine.close()
+    assert not fakes.buffers and not fakes.host_buffers and not fakes.graphs
+    with pytest.raises(EngineError, match="closed"):
+        engine.infer(FRAME)
+
+
+def test_plan_is_cached_and_reused(fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path) -> None:
+    messages: list[str] = []
+    _engine(tmp_path, messages).close()
+    assert fake_tensorrt.calls["build_serialized_network"] == 1
+    assert any("building a TensorRT engine" in m and "NVIDIA H200" in m for m in messages)
+    assert any("Building engine (2 steps)" in m for m in messages)  # progress from the monitor
+    assert any(m.startswith("plan cached at ") and str(tmp_path / "plans") in m for m in messages)
+    messages.clear()
+    _engine(tmp_path, messages).close()
+    assert fake_tensorrt.calls["build_serialized_network"] == 1
+    assert any(m.startswith("using the cached plan") for m in messages)
+
+
+def test_another_gpu_or_tensorrt_version_builds_its_own_plan(
+    monkeypatch: pytest.MonkeyPatch, fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    _engine(tmp_path).close()
+    fake_cuda_runtime.reset(devices=[("NVIDIA RTX A6000", 8, 6)])
+    _engine(tmp_path).close()
+    fake_tensorrt.install(monkeypatch, version="11.0.0")
+    fake_cuda_runtime.reset()
+    _engine(tmp_path).close()
+    assert fake_tensorrt.calls["build_serialized_network"] == 1  # counted since the re-install
+    plans = sorted((tmp_path / "plans").rglob("*.plan"))
+    assert len(plans) == 3
+    records = [json.loads(path.with_suffix(".json").read_text())["key"] for path in plans]
+    assert {(r["gpu_name"], r["compute_capability"], r["tensorrt_version"]) for r in records} == {
+        ("NVIDIA H200", "9.0", "10.13.0"),
+        ("NVIDIA RTX A6000", "8.6", "10.13.0"),
+        ("NVIDIA H200", "9.0", "11.0.0"),
+    }
+
+
+def _key(**changes: str) -> PlanKey:
+    fields = dict(
+        package_name="pkg",
+        graph="full",
+        onnx_sha256="a" * 64,
+        precision="fp32",
+        gpu_name="NVIDIA H200",
+        compute_capability="9.0",
+        tensorrt_version="10.13.0",
+    )
+    fields.update(changes)
+    return PlanKey(**fields)
+
+
+@pytest.mark.parametrize(
+    "change", ["onnx_sha256", "precision", "gpu_name", "compute_capability", "tensorrt_version", "graph"]
+)
+def test_every_key_field_gives_another_plan(change: str) -> None:
+    cache = PlanCache(Path("/nonexistent"))
+    assert cache.plan_path(_key()) != cache.plan_path(_key(**{change: "other"}))
+
+
+def test_stale_foreign_and_corrupt_plans_are_not_used(tmp_path: Path) -> None:
+    cache = PlanCache(tmp_path)
+    key = _key()
+    path = cache.store(key, b"plan bytes")
+    assert cache.lookup(key).plan == b"plan bytes"
+    path.write_bytes(b"plan bytez")
+    assert cache.lookup(key).plan is None and "corrupt" in cache.lookup(key).reason
+    cache.store(key, b"plan bytes")
+    record = json.loads(path.with_suffix(".json").read_text())
+    record["key"]["onnx_sha256"] = "b" * 64
+    path.with_suffix(".json").write_text(json.dumps(record))
+    assert cache.lookup(key).plan is None and "foreign" in cache.lookup(key).reason
+    path.with_suffix(".json").unlink()
+    assert cache.lookup(key).plan is None and "stale" in cache.lookup(key).reason
+    assert cache.lookup(_key(gpu_name="x")).reason == "no cached plan"
+
+
+def test_a_bad_cached_plan_is_rebuilt_with_the_reason_said(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    _engine(tmp_path).close()
+    plan = next((tmp_path / "plans").rglob("full-*.plan"))
+    plan.write_bytes(plan.read_bytes() + b"x")
+    messages: list[str] = []
+    _engine(tmp_path, messages).infer(FRAME)
+    assert any("not using" in m and "corrupt" in m and "rebuilding" in m for m in messages)
+    assert fake_tensorrt.calls["build_serialized_network"] == 2
+
+
+def test_a_plan_that_does_not_deserialize_is_rebuilt(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    engine = _engine(tmp_path)
+    engine.close()
+    cache, path = PlanCache(tmp_path / "plans"), engine.plan_paths[0]
+    key = PlanKey(**json.loads(path.with_suffix(".json").read_text())["key"])
+    cache.store(key, b"not a plan")  # consistent record, but TensorRT refuses the bytes
+    messages: list[str] = []
+    _engine(tmp_path, messages).close()
+    assert any("does not load" in m and "rebuilding" in m for m in messages)
+
+
+def test_engine_tensors_are_checked_against_the_metadata(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    metadata = read_metadata(DEMO_MODEL_DIR)
+    wrong = metadata.model_copy(update={"max_instances": 3})
+    options = EngineOptions(plan_cache_dir=tmp_path)
+    with pytest.raises(
+        ModelPackageError, match=r"output 'points' should be float32 \[3, 5, 2\].*\[2, 5, 2\]"
+    ):
+        TensorRtEngine(DEMO_MODEL_DIR, wrong, options, report=lambda message: None)
+
+
+def test_bad_frames_and_fp16_without_a_graph_are_refused(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    engine = _engine(tmp_path)
+    with pytest.raises(EngineError, match=r"uint8 256×256×1.*float32"):
+        engine.infer(FRAME.astype(np.float32))  # type: ignore[arg-type]
+    with pytest.raises(EngineError, match=r"256×256×1.*got 128×256×1"):
+        engine.infer(FRAME[:128])
+    with pytest.raises(ModelPackageError, match=r"no fp16 graph.*--fp16"):
+        _engine(tmp_path, precision="fp16")
+
+
+def test_fast_mode_runs_on_tensorrt(fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path) -> None:
+    options = EngineOptions(plan_cache_dir=tmp_path, fast_mode=FastModeOptions(enabled=True))
+    engine = load("demo", "tensorrt", options=options)
+    frame = _demo_frame()
+    first, second = engine.infer(frame), engine.infer(frame)
+    assert getattr(engine, "counts", {}) == {"full: first frame": 1, "instance stage only": 1}
+    np.testing.assert_allclose(second.points, first.points, atol=1.5)  # crops moved to the found anchors
+    engine.close()
