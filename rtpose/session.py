@@ -233,6 +233,7 @@ class _Session:
                 exit_reason, error_text = "error", f"{type(error).__name__}: {error}"
                 traceback.print_exc(file=sys.stderr)
             finally:
+                self.stop.cleaning_up = True  # later signals are counted, never raised in here
                 outputs_off = outputs.all_off()  # first, before anything else can fail
                 outputs_off = self._shutdown(
                     loop,

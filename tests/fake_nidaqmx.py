@@ -21,16 +21,28 @@ used (they are plain Python), so the backend sees NI's own enums and exception c
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from typing import Any
 
 import nidaqmx.constants as constants
 import nidaqmx.errors as errors
+import nidaqmx.task.collections as real_collections
 import numpy as np
 
 DEVICE_NOT_FOUND = -200220
 TASK_RUNNING = -200479
+DUPLICATE_TASK_NAME = -200089
+
+_REAL_METHODS = {
+    "do_chan": real_collections.DOChannelCollection.add_do_chan,
+    "co_pulse_chan_freq": real_collections.COChannelCollection.add_co_pulse_chan_freq,
+    "ao_voltage_chan": real_collections.AOChannelCollection.add_ao_voltage_chan,
+    "ai_voltage_chan": real_collections.AIChannelCollection.add_ai_voltage_chan,
+}
+"""The real methods: every fake call is bound against the real signature, so a wrong argument
+name fails here as it would on a rig."""
 
 
 class FakeLine:
@@ -45,17 +57,32 @@ class FakeLine:
         self.history.append(value)
 
 
+class FakeChannel:
+    """A created channel; a counter channel reports its output terminal's level like NI's
+    ``co_output_state``."""
+
+    def __init__(self, api: FakeNidaqmx, physical: str) -> None:
+        self._api = api
+        self.physical = physical
+        self.settings: dict[str, Any] = {}
+        self.co_pulse_term = ""
+
+    @property
+    def co_output_state(self) -> constants.Level:
+        return constants.Level.HIGH if self._api.line(self.physical).level > 0 else constants.Level.LOW
+
+
 class _Channels:
     def __init__(self, task: FakeTask, kind: str) -> None:
         self._task = task
         self._kind = kind
 
     def _add(self, physical: str, **settings: Any) -> Any:
+        inspect.signature(_REAL_METHODS[self._kind]).bind(None, physical, **settings)
         self._task.api.check_device(physical)
         if self._task.running:
             raise errors.DaqError("cannot add channels while the task is running", TASK_RUNNING)
-        channel = type("FakeChannel", (), {})()
-        channel.physical = physical
+        channel = FakeChannel(self._task.api, physical)
         channel.settings = settings
         self._task.channels.append((self._kind, physical, settings, channel))
         self._task.api.log.append(("add_" + self._kind, self._task.name, physical, settings))
@@ -161,7 +188,7 @@ class FakeTask:
         if self._acquire_thread is not None:
             self._acquire_thread.join(timeout=2.0)
             self._acquire_thread = None
-        if self._kind() == "co_pulse_chan_freq":
+        if self._kind() == "co_pulse_chan_freq" and not self.api.counter_stays_high_after_stop:
             self.api.line(self.channels[0][1]).set(0.0)  # counter back to its idle state (low)
 
     def close(self) -> None:
@@ -250,10 +277,12 @@ class FakeNidaqmx:
         self,
         devices: tuple[str, ...] = ("Dev1",),
         driver_installed: bool = True,
-        fail_writes_after: int | None = None,
+        counter_stays_high_after_stop: bool = False,
     ) -> None:
         self.devices = devices
         self.driver_installed = driver_installed
+        self.counter_stays_high_after_stop = counter_stays_high_after_stop
+        """Model a device whose counter output keeps its last level when stopped mid-pulse."""
         self.log: list[tuple[Any, ...]] = []
         self.tasks: list[FakeTask] = []
         self.lines: dict[str, FakeLine] = {}
@@ -272,6 +301,11 @@ class FakeNidaqmx:
     def Task(self, new_task_name: str = "") -> FakeTask:  # mirrors nidaqmx.Task
         if not self.driver_installed:
             raise errors.DaqNotFoundError("Could not find an installation of NI-DAQmx.")
+        if any(task.name == new_task_name and not task.closed for task in self.tasks):
+            raise errors.DaqError(
+                f"Task name specified conflicts with an existing task name: {new_task_name}",
+                DUPLICATE_TASK_NAME,
+            )
         task = FakeTask(self, new_task_name)
         self.tasks.append(task)
         self.log.append(("create", new_task_name))

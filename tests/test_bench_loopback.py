@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rtpose.bench.loopback import analyse_run, find_wiring
-from rtpose.bench.loopback_analysis import Exposures, LoopbackError, edge_latency
+from rtpose.bench.loopback_analysis import Exposures, LoopbackError, edge_latency, feature_lag
 from rtpose.bench.loopback_command import sim_config_path
 from rtpose.bench.loopback_plot import loopback_figure
 from rtpose.camera.fly_scene import NODE_NAMES
@@ -54,6 +54,7 @@ def test_the_command_recovers_the_injected_latency_and_writes_report_and_plots(t
     assert p50 <= edge["from_exposure_start_ms"]["p95"] <= edge["from_exposure_start_ms"]["p99"]
     # the feature method finds the same latency within one frame period (16.7 ms at 60 fps)
     assert abs(report["feature"]["lag_ms"] - p50) < 1000.0 / 60.0
+    assert report["feature"]["lag_ms"] > INJECTED_MS  # the total includes rtpose's own time
     assert set(report["software_stages_ms"]) == {
         "exposure→grab",
         "wait",
@@ -127,3 +128,70 @@ def test_missing_edges_are_an_error_not_a_wrong_number() -> None:
     exposures = Exposures(np.arange(10, 2000, 100, dtype=np.float64), np.full(20, 20.0))
     with pytest.raises(LoopbackError, match="2 edges for 3 processed frames"):  # ... for three frames
         edge_latency(toggle, exposures, np.array([1, 4, 7]), np.array([0, 1, 2]) * 10**7, rate)
+
+
+RATE_HZ = 10_000.0
+PERIOD_SAMPLES = 166.0  # ~60 fps at 10 kHz
+
+
+def step_signal(
+    count: int, change_at: np.ndarray, values: np.ndarray, noise: float, seed: int = 0
+) -> np.ndarray:
+    signal = np.zeros(count)
+    for at, value in zip(np.ceil(change_at).astype(int), values, strict=True):
+        signal[at:] = value
+    return signal + np.random.default_rng(seed).normal(0.0, noise, count)
+
+
+@pytest.mark.parametrize("trend", [False, True])
+def test_feature_lag_recovers_a_known_lag(trend: bool) -> None:
+    frames = 600
+    starts = 50 + np.arange(frames) * PERIOD_SAMPLES
+    rng = np.random.default_rng(1)
+    values = rng.normal(0.0, 0.3, frames)  # frame-to-frame changes (pose noise, motion)
+    if trend:
+        values += np.linspace(0.0, 20.0, frames)  # a slow drift that correlates at every lag alike
+    else:
+        values = np.cumsum(values)
+    latency = 120 + rng.normal(0.0, 10.0, frames)  # 12 ms ± 1 ms per frame
+    count = int(starts[-1] + 1000)
+    recorded = step_signal(count, starts + latency, values, noise=0.05)
+    result = feature_lag(recorded, starts, np.arange(frames), values, RATE_HZ)
+    assert abs(result.lag_ms - 12.0) < 0.5
+    assert result.peak_correlation > 0.5
+
+
+def toggle_trace(count: int, edge_at: list[float]) -> np.ndarray:
+    trace, level, last = np.zeros(count), 0.0, 0
+    for at in [*edge_at, count]:
+        trace[last : int(np.ceil(at))] = level
+        level, last = 5.0 - level, int(np.ceil(at))
+    return trace
+
+
+def test_a_watchdog_reset_between_frames_does_not_shift_the_pairing() -> None:
+    frames = 10
+    starts = 20 + np.arange(frames) * PERIOD_SAMPLES
+    exposures = Exposures(starts, np.full(frames, 20.0))
+    latency = 80.0  # samples
+    edges = [float(start + latency) for start in starts]
+    states = np.array([index % 2 == 0 for index in range(frames)])  # True, False, True, ...
+    # after frame 4 (toggle high) the watchdog reset it low; frame 5 then toggled it high again
+    reset_at = starts[4] + 120
+    edges.insert(5, float(reset_at))
+    states[5:] = ~states[5:]
+    trace = toggle_trace(int(starts[-1] + 400), edges)
+    write_ns = (starts + latency) / RATE_HZ * 1e9
+    result = edge_latency(trace, exposures, np.arange(frames), write_ns, RATE_HZ, states)
+    np.testing.assert_allclose(result.from_exposure_start_ms, latency / RATE_HZ * 1000, atol=0.11)
+    with pytest.raises(LoopbackError, match="before their frames' exposures"):  # without the states
+        edge_latency(trace, exposures, np.arange(frames), write_ns, RATE_HZ)
+
+
+def test_a_missing_first_exposure_is_caught_not_reported_as_latency() -> None:
+    frames = 10
+    starts = 20 + np.arange(frames + 1) * PERIOD_SAMPLES
+    trace = toggle_trace(int(starts[-1] + 400), [float(start + 60) for start in starts[:frames]])
+    exposures = Exposures(starts[1:], np.full(frames, 20.0))  # frame 0's exposure was not recorded
+    with pytest.raises(LoopbackError, match="mis-paired"):
+        edge_latency(trace, exposures, np.arange(frames), starts[:frames] * 1e5, RATE_HZ)

@@ -9,7 +9,7 @@ import pytest
 
 from rtpose.core.config import parse_config
 from rtpose.core.daq_config import DaqConfig, DigitalOutputConfig
-from rtpose.core.errors import DaqError
+from rtpose.core.errors import ConfigError, DaqError
 from rtpose.daq.limits import OutputController
 from rtpose.daq.sim import SimDaq
 
@@ -303,3 +303,9 @@ def test_bounds_apply_to_trains_and_analog_levels_too() -> None:
     events = [event for event in controller.drain_events() if event.kind == "limit"]
     assert [event.name for event in events] == ["train", "led"]
     assert all("max_on_ms" in event.detail for event in events)
+
+
+def test_a_pulse_longer_than_max_on_is_refused_by_the_config() -> None:
+    train = {"name": "t", "kind": "pulse_train", "frequency_hz": 10, "pulse_width_ms": 50, "max_on_ms": 5}
+    with pytest.raises(ConfigError, match="longer than max_on_ms"):
+        parse_config({"daq": {"outputs": [train]}})

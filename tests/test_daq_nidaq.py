@@ -72,8 +72,12 @@ def test_tasks_are_created_configured_and_started_once() -> None:
     daq.start()
     daq.start()
     created = [entry[1] for entry in api.calls("create")]
-    assert created == ["rtpose-laser", "rtpose-train", "rtpose-led", "rtpose-distance"]
-    assert [entry[1] for entry in api.calls("start")] == ["rtpose-laser", "rtpose-led", "rtpose-distance"]
+    assert created == ["rtpose-out-laser", "rtpose-out-train", "rtpose-out-led", "rtpose-out-distance"]
+    assert [entry[1] for entry in api.calls("start")] == [
+        "rtpose-out-laser",
+        "rtpose-out-led",
+        "rtpose-out-distance",
+    ]
     (do_channel,) = api.calls("add_do_chan")
     assert do_channel[2] == "Dev1/port0/line3"
     assert do_channel[3]["line_grouping"] == constants.LineGrouping.CHAN_PER_LINE
@@ -96,16 +100,16 @@ def test_each_trigger_is_one_write() -> None:
     writes_before = len(api.calls("write"))
     t_ns = daq.write_output(0, True)
     assert t_ns > 0
-    assert api.calls("write")[writes_before:] == [("write", "rtpose-laser", True)]
+    assert api.calls("write")[writes_before:] == [("write", "rtpose-out-laser", True)]
     assert api.lines["Dev1/port0/line3"].level == 1.0
     daq.write_output(2, True)
-    assert api.calls("write")[-1] == ("write", "rtpose-led", 3.5)
+    assert api.calls("write")[-1] == ("write", "rtpose-out-led", 3.5)
     daq.write_output(2, False)
-    assert api.calls("write")[-1] == ("write", "rtpose-led", 0.0)
+    assert api.calls("write")[-1] == ("write", "rtpose-out-led", 0.0)
     daq.write_value(3, 1.25)
-    assert api.calls("write")[-1] == ("write", "rtpose-distance", 1.25)
+    assert api.calls("write")[-1] == ("write", "rtpose-out-distance", 1.25)
     daq.write_value(3, 99.0)  # clamped to the output's range
-    assert api.calls("write")[-1] == ("write", "rtpose-distance", 5.0)
+    assert api.calls("write")[-1] == ("write", "rtpose-out-distance", 5.0)
     daq.close()
 
 
@@ -125,7 +129,7 @@ def test_pulse_train_is_finite_hardware_timed_and_follows_the_rule_edges() -> No
         constants.AcquisitionType.FINITE,
         20,
     )  # 500 ms × 40 Hz
-    assert ("control", "rtpose-train", constants.TaskMode.TASK_COMMIT) in api.log
+    assert ("control", "rtpose-out-train", constants.TaskMode.TASK_COMMIT) in api.log
     assert not train_task.running
     daq.write_output(1, True)  # rising edge: start
     assert train_task.running
@@ -135,8 +139,9 @@ def test_pulse_train_is_finite_hardware_timed_and_follows_the_rule_edges() -> No
     daq.write_output(1, True)  # a second train starts again (stop-before-start is handled)
     daq.write_output(1, True)
     assert train_task.running
-    trains = [entry for entry in api.log if entry[0] in ("start", "stop") and entry[1] == "rtpose-train"]
-    assert [entry[0] for entry in trains] == ["start", "stop", "start", "stop", "start"]
+    trains = [entry for entry in api.log if entry[0] in ("start", "stop") and entry[1] == "rtpose-out-train"]
+    # start() stops the idle train once (all off); then each edge: start, stop, restart
+    assert [entry[0] for entry in trains] == ["stop", "start", "stop", "start", "stop", "start"]
     daq.close()
     assert api.lines["Dev1/ctr0"].level == 0.0
 
@@ -242,7 +247,7 @@ def test_analog_inputs_are_hardware_timed_and_recorded_without_gaps(tmp_path: Pa
     (terminal_default, terminal_rse) = api.calls("add_ai_voltage_chan")
     assert terminal_rse[3]["terminal_config"] == constants.TerminalConfiguration.RSE
     assert terminal_default[3]["terminal_config"] == constants.TerminalConfiguration.DEFAULT
-    assert api.calls("register_every_n_samples") == [("register_every_n_samples", "rtpose-inputs", 50)]
+    assert api.calls("register_every_n_samples") == [("register_every_n_samples", "rtpose-in", 50)]
     deadline = time.monotonic() + 5
     while recorder.blocks_written < 5 and time.monotonic() < deadline:
         daq.write_output(0, recorder.blocks_written % 2 == 0)  # outputs are written meanwhile
@@ -272,7 +277,7 @@ def test_whole_loop_with_nidaq_ends_with_outputs_low_after_an_engine_error(tmp_p
     assert result.exit_code == 1
     assert result.summary["exit_reason"] == "error in engine"
     assert result.summary["outputs_off_at_exit"] is True
-    assert ("write", "rtpose-opto", True) in api.log  # the rule really drove the line on
+    assert ("write", "rtpose-out-opto", True) in api.log  # the rule really drove the line on
     assert api.lines["Dev1/port0/line0"].level == 0.0
     assert all(task.closed for task in api.tasks)
 
@@ -293,9 +298,50 @@ def test_output_controller_drives_the_ni_backend_and_cuts_at_max_on() -> None:
     controller.update(on, 2, t0 + 60_000_000)  # past max_on_ms: cut
     assert api.lines["Dev1/port0/line0"].level == 0.0
     assert controller.cuts.tolist() == [1]
-    assert [entry for entry in api.calls("write") if entry[1] == "rtpose-laser"] == [
-        ("write", "rtpose-laser", False),  # start(): off
-        ("write", "rtpose-laser", True),
-        ("write", "rtpose-laser", False),
+    assert [entry for entry in api.calls("write") if entry[1] == "rtpose-out-laser"] == [
+        ("write", "rtpose-out-laser", False),  # start(): off as soon as the task exists ...
+        ("write", "rtpose-out-laser", False),  # ... and again with every other output
+        ("write", "rtpose-out-laser", True),
+        ("write", "rtpose-out-laser", False),
     ]
     daq.close()
+
+
+def test_lines_left_high_by_a_killed_run_are_driven_low_at_start() -> None:
+    api = FakeNidaqmx()
+    for channel in ("Dev1/port0/line3", "Dev1/ao0", "Dev1/ao1"):
+        api.line(channel).set(5.0)  # what a SIGKILLed earlier run left behind
+    daq = started(api)
+    assert levels(api) == {"Dev1/port0/line3": 0.0, "Dev1/ao0": 0.0, "Dev1/ao1": 0.0, "Dev1/ctr0": 0.0}
+    daq.close()
+
+
+def test_all_off_stops_a_train_even_when_it_was_started_behind_its_back() -> None:
+    api = FakeNidaqmx()
+    daq = started(api)
+    api.tasks[1].start()  # e.g. an interrupt between start() and the bookkeeping
+    assert api.lines["Dev1/ctr0"].level == 1.0
+    assert daq.all_off()
+    assert not api.tasks[1].running and api.lines["Dev1/ctr0"].level == 0.0
+    daq.close()
+
+
+def test_a_counter_that_stays_high_after_stop_is_reported_not_confirmed() -> None:
+    api = FakeNidaqmx(counter_stays_high_after_stop=True)
+    daq = NiDaq(daq_config(), nidaqmx_api=api)
+    daq.start()  # the idle counter is low, so start-up is confirmed
+    daq.write_output(1, True)
+    assert daq.all_off() is False
+    assert "still high after its train was stopped" in str(daq.last_error)
+    assert api.lines["Dev1/port0/line3"].level == 0.0  # every other output still went off
+    daq.close()
+
+
+def test_a_start_that_fails_after_touching_the_device_cannot_confirm_off() -> None:
+    section = {**RIG_DAQ, "outputs": [RIG_DAQ["outputs"][0], {"name": "other", "line": "Dev9/port0/line0"}]}
+    api = FakeNidaqmx()
+    daq = NiDaq(parse_config({"daq": section}).daq, nidaqmx_api=api)
+    with pytest.raises(DaqError, match="Dev9"):
+        daq.start()
+    assert api.lines["Dev1/port0/line3"].level == 0.0  # the output that was created went off at once
+    assert daq.all_off() is False  # but the device was reachable and is not fully accounted for

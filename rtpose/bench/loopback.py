@@ -63,6 +63,7 @@ class LoopbackWiring:
     toggle: AnalogInputConfig | None
     feature: AnalogInputConfig | None
     feature_output: AnalogFeatureOutputConfig | None
+    toggle_output: str = ""
 
 
 def _pick(
@@ -111,7 +112,11 @@ def find_wiring(
     if feature is not None:
         by_name = {o.name: o for o in features}
         feature_output = by_name.get(feature.sim_source or "", features[0])
-    return LoopbackWiring(exposure, toggle, feature, feature_output)
+    toggle_output = ""
+    if toggle is not None:
+        toggle_names = [o.name for o in toggles]
+        toggle_output = toggle.sim_source if toggle.sim_source in toggle_names else toggle_names[0]
+    return LoopbackWiring(exposure, toggle, feature, feature_output, toggle_output)
 
 
 @dataclass
@@ -191,16 +196,19 @@ def analyse_run(
     analog = read_analog(run_dir)
     if len(frames) == 0:
         raise LoopbackError(f"{run_dir}: the run processed no frames")
+    _check_record_complete(run_dir, len(frames))
     exposures = find_exposures(analog.channel(wiring.exposure.name))
     report = LoopbackReport(run_dir, len(frames), len(exposures.starts))
     report.software_ms = _software_stages(frames)
     if wiring.toggle is not None:
+        toggle_index = [o.name for o in config.daq.outputs].index(wiring.toggle_output)
         report.edge = edge_latency(
             analog.channel(wiring.toggle.name),
             exposures,
             frames["frame_id"],
             frames["daq_write_ns"],
             analog.rate_hz,
+            frames["output_on"][:, toggle_index].astype(bool),
         )
         residual_ms = report.edge.pairing_residual_ms
         if residual_ms > 1.0:
@@ -211,6 +219,21 @@ def analyse_run(
     if wiring.feature is not None and wiring.feature_output is not None:
         report.feature = _feature_method(analog, exposures, frames, config, node_names, wiring)
     return report
+
+
+def _check_record_complete(run_dir: Path, frames: int) -> None:
+    """Edges are paired by position: a frame missing from the record would shift every later one."""
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        raise LoopbackError(f"{run_dir} has no summary.json: the run did not finish")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    dropped = summary.get("side_channels", {}).get("recorder", {}).get("dropped", 0)
+    if dropped or summary.get("frames_processed") != frames:
+        raise LoopbackError(
+            f"the recorder dropped {dropped} frame records ({frames} recorded of "
+            f"{summary.get('frames_processed')} processed): edges cannot be paired; "
+            "raise record.queue_size or use a faster disk"
+        )
 
 
 def _software_stages(frames: np.ndarray) -> dict[str, np.ndarray]:
@@ -245,7 +268,10 @@ def _feature_method(
             record["centroids"],
             record["identities"],
         )
-        values[index] = feature.evaluate(poses, int(record["grab_ns"]))
+        camera_ns = int(record["camera_timestamp_ns"])  # the time the live loop's rules used
+        values[index] = feature.evaluate(
+            poses, camera_ns if camera_ns != NO_CAMERA_TIMESTAMP else int(record["grab_ns"])
+        )
     # the volts the output was driven to (as OutputController computes them), compared in volts
     expected_volts = np.where(
         np.isnan(values), output.off_volts, output.offset_volts + output.volts_per_unit * values

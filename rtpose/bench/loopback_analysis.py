@@ -5,8 +5,10 @@ rate), so the numbers do not depend on rtpose's own timestamps.
 
 Edge method: the camera's exposure signal gives one rising edge per camera frame; the k-th
 exposure edge since the inputs started is frame id k (the camera starts after the DAQ inputs).
-A ``frame_toggle`` output changes state once per processed frame, so its j-th edge belongs to the
-j-th frame in the record. Each processed frame's latency is then (its output edge) − (the
+A ``frame_toggle`` output changes state once per processed frame, so its edges belong to the
+record's frames in order; a watchdog cut that reset a high toggle between two frames adds one
+edge, which the record shows (the toggle's recorded state did not change between those frames)
+and the pairing accounts for. Each processed frame's latency is then (its output edge) − (the
 exposure edge of its frame id): frames the loop skipped have exposures but no output edge, and
 do not shift the pairing. A consistency check compares the intervals between output edges with
 the intervals between the record's own write timestamps; a mis-pairing shows up as a frame
@@ -51,8 +53,9 @@ def crossings(trace: npt.NDArray[np.floating], threshold: float, direction: str)
 
 
 def midpoint_threshold(trace: npt.NDArray[np.floating]) -> float:
-    """Half-way between the signal's low and high levels (robust to noise: 5th/95th percentiles)."""
-    low, high = np.percentile(trace, [5, 95])
+    """Half-way between the signal's low and high levels (1st / 99.9th percentiles: robust to
+    noise spikes, and still sees exposures that are high for only a few % of the time)."""
+    low, high = np.percentile(trace, [1, 99.9])  # short exposures are high ~1 % of the time
     if high - low < 1e-3:
         raise LoopbackError(
             "a loopback input never changes level: check that it is wired to the output (or the "
@@ -102,19 +105,28 @@ def edge_latency(
     frame_ids: npt.NDArray[np.integer],
     write_ns: npt.NDArray[np.integer],
     rate_hz: float,
+    toggle_states: npt.NDArray[np.bool_] | None = None,
 ) -> EdgeLatency:
-    """Pair each processed frame's output edge with its frame's exposure (module docstring)."""
+    """Pair each processed frame's output edge with its frame's exposure (module docstring).
+
+    ``toggle_states`` is the toggle's recorded state after each frame (the record's
+    ``output_on`` column); without it every frame is assumed to add exactly one edge."""
     frames = len(frame_ids)
     if frames == 0:
         raise LoopbackError("the run processed no frames")
-    edges = crossings(toggle_trace, midpoint_threshold(toggle_trace), "both")
-    if len(edges) < frames:
+    edge_index = np.arange(frames)
+    if toggle_states is not None:
+        states = np.asarray(toggle_states, bool)
+        previous = np.concatenate([[False], states[:-1]])
+        edge_index = np.cumsum(np.where(states != previous, 1, 2)) - 1  # 2: a reset came between
+    all_edges = crossings(toggle_trace, midpoint_threshold(toggle_trace), "both")
+    if len(all_edges) < edge_index[-1] + 1:
         raise LoopbackError(
-            f"the toggle input shows {len(edges)} edges for {frames} processed frames: edges are "
-            "missing (input sample rate too low for the frame rate, or the input is not wired to "
-            "the frame_toggle output)"
+            f"the toggle input shows {len(all_edges)} edges for {frames} processed frames "
+            f"({edge_index[-1] + 1} expected): edges are missing (input sample rate too low for the "
+            "frame rate, or the input is not wired to the frame_toggle output)"
         )
-    edges = edges[:frames]  # a final all_off may add one more edge after the last frame
+    edges = all_edges[edge_index]  # a final all_off may add one more edge after the last frame
     last_frame = int(np.max(frame_ids))
     if last_frame >= len(exposures.starts):
         raise LoopbackError(
@@ -125,6 +137,13 @@ def edge_latency(
     samples_per_ms = rate_hz / 1000.0
     exposure_starts = exposures.starts[np.asarray(frame_ids, np.int64)]
     from_start_ms = (edges - exposure_starts) / samples_per_ms
+    early = int(np.sum(from_start_ms < -2.0 / samples_per_ms))
+    if early:
+        raise LoopbackError(
+            f"{early} output edges come before their frames' exposures: exposures and frames are "
+            "mis-paired (an exposure recorded before the camera's frame 0, or extra pulses on the "
+            "exposure line)"
+        )
     widths = exposures.widths[np.isfinite(exposures.widths)]
     exposure_ms = float(np.median(widths) / samples_per_ms) if len(widths) else 0.0
     residual_ms = 0.0

@@ -72,6 +72,11 @@ class PulseTrainOutputConfig(_SwitchedOutputConfig):
             )
         if self.pulse_count is not None and self.duration_ms is not None:
             raise ValueError("give pulse_count or duration_ms, not both")
+        if self.pulse_width_ms > self.max_on_ms:
+            raise ValueError(
+                f"pulse_width_ms {self.pulse_width_ms:g} is longer than max_on_ms {self.max_on_ms:g}: "
+                "a single hardware pulse would outlast the safety bound"
+            )
         return self
 
     @property

@@ -177,7 +177,9 @@ class OutputController:
     def all_off(self) -> bool:
         """Drive every output off now; True only if the DAQ confirmed it. Any thread; never raises.
 
-        Every output then stays off until its request goes false and true again.
+        Every switched output then stays off until its request goes false and true again. Feature
+        and frame-toggle outputs (loopback and monitoring signals, not stimulation) go to their
+        off state and resume on the next frame the loop processes.
         """
         confirmed = self._daq_all_off()
         self._off_pending = True

@@ -94,10 +94,11 @@ def load_nidaqmx() -> Any:
 class _Output:
     """One output's task and how to drive it."""
 
-    def __init__(self, config: OutputConfig, task: Any, writer: Any) -> None:
+    def __init__(self, config: OutputConfig, task: Any, writer: Any, channel: Any = None) -> None:
         self.config = config
         self.task = task
         self.writer = writer
+        self.channel = channel
         self.train_running = False
 
 
@@ -116,6 +117,9 @@ class NiDaq:
         self._started = False
         self._closed = False
         self._states = [False] * len(self._names)
+        self._state_unknown = False
+        """True from ``start()`` until every output was driven off: lines may still hold what an
+        earlier (killed) process left on them."""
         self._last_error: BaseException | None = None
         self.input_error: BaseException | None = None
         self._samples_read = 0
@@ -148,15 +152,23 @@ class NiDaq:
             if self._started:
                 return
             api = self._api = self._api if self._api is not None else load_nidaqmx()
+            self._state_unknown = True
             try:
                 for output in self._config.outputs:
-                    self._outputs.append(self._create_output(api, output))
+                    created = self._create_output(api, output)
+                    self._outputs.append(created)
+                    self._drive(created, False)  # off at once: a line may be high from a killed run
                 self._started = True
-                self._drive_all_off()
+                if not self._drive_all_off():
+                    raise DaqError(f"the outputs could not be driven off at start: {self._last_error}")
+                self._state_unknown = False
                 if self._config.inputs and self._sink is not None:
                     self._start_inputs(api, self._sink)
             except BaseException as error:
                 self._started = False
+                # a device that took tasks but failed may hold lines where a killed run left them;
+                # with no task created (no driver, no such device) nothing could be driven at all
+                self._state_unknown = bool(self._outputs)
                 self._release_tasks()
                 raise self._explain(api, error) from error
 
@@ -190,7 +202,7 @@ class NiDaq:
         locked = self._lock.acquire(timeout=LOCK_WAIT_S)  # NI-DAQmx itself is thread-safe
         try:
             if not self._started or self._closed:
-                return not any(self._states)
+                return not any(self._states) and not self._state_unknown
             return self._drive_all_off()
         except Exception as error:  # never raises: the caller is on an exit or watchdog path
             self._last_error = error
@@ -212,7 +224,7 @@ class NiDaq:
     # --- outputs --------------------------------------------------------------------------
     def _create_output(self, api: Any, config: OutputConfig) -> _Output:
         constants = api.constants
-        task = api.Task(f"rtpose-{config.name}")
+        task = api.Task(f"rtpose-out-{config.name}")
         try:
             if isinstance(config, DigitalOutputConfig | FrameToggleOutputConfig):
                 task.do_channels.add_do_chan(config.line, line_grouping=constants.LineGrouping.CHAN_PER_LINE)
@@ -232,7 +244,7 @@ class NiDaq:
                     sample_mode=constants.AcquisitionType.FINITE, samps_per_chan=config.pulses_per_train
                 )
                 task.control(constants.TaskMode.TASK_COMMIT)
-                return _Output(config, task, None)
+                return _Output(config, task, None, channel)
             task.ao_channels.add_ao_voltage_chan(
                 config.channel, min_val=config.min_volts, max_val=config.max_volts
             )
@@ -259,8 +271,8 @@ class NiDaq:
                 output.task.stop()  # a finished finite train must be stopped before it restarts
                 output.train_running = False
             if on:
+                output.train_running = True  # before start(): an interrupted start is still stopped
                 output.task.start()
-                output.train_running = True
         elif isinstance(config, AnalogLevelOutputConfig):
             volts = config.on_volts if on else config.off_volts
             output.writer.write_one_sample(volts, timeout=WRITE_TIMEOUT_S)
@@ -271,6 +283,8 @@ class NiDaq:
             try:
                 if isinstance(output.config, AnalogFeatureOutputConfig):
                     output.writer.write_one_sample(output.config.off_volts, timeout=WRITE_TIMEOUT_S)
+                elif isinstance(output.config, PulseTrainOutputConfig):
+                    self._stop_train(output)
                 else:
                     self._drive(output, False)
                 self._states[index] = False
@@ -279,10 +293,29 @@ class NiDaq:
                 confirmed = False
         return confirmed
 
+    def _stop_train(self, output: _Output) -> None:
+        """Stop a train whatever its flag says (stopping an idle committed task does nothing),
+        then check the counter's output terminal is low where the device can tell."""
+        output.task.stop()
+        output.train_running = False
+        level = self._counter_level(output)
+        if level is not None and level == self._api.constants.Level.HIGH:
+            raise DaqError(
+                f"counter output {output.config.name!r} is still high after its train was stopped "
+                "(set the counter's idle state, or drive the line low in NI MAX)"
+            )
+
+    @staticmethod
+    def _counter_level(output: _Output) -> Any:
+        try:
+            return output.channel.co_output_state
+        except Exception:  # not every device reports it; the stop itself is then all we have
+            return None
+
     # --- inputs ---------------------------------------------------------------------------
     def _start_inputs(self, api: Any, sink: InputSink) -> None:
         constants = api.constants
-        task = self._input_task = api.Task("rtpose-inputs")
+        task = self._input_task = api.Task("rtpose-in")
         for channel in self._config.inputs:
             task.ai_channels.add_ai_voltage_chan(
                 channel.channel,

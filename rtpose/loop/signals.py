@@ -1,6 +1,8 @@
 """Signal handling for a run: the first Ctrl-C / SIGTERM asks the loop to stop (it finishes the
 frame in hand, then takes the normal exit path: outputs off, records flushed); a second one
-raises KeyboardInterrupt at once, which takes the same exit path through ``finally``.
+raises KeyboardInterrupt at once, which takes the same exit path through ``finally``. Once that
+exit path has begun (``StopRequest.cleaning_up``), further signals are only counted: a third
+Ctrl-C must never interrupt the outputs being driven off or the records being closed.
 
 Portable: SIGINT everywhere, SIGTERM on POSIX (on Windows it cannot be caught from outside),
 SIGBREAK (Ctrl-Break) on Windows. Handlers are only installed from the main thread.
@@ -18,6 +20,9 @@ from types import FrameType
 class StopRequest:
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.cleaning_up = False
+        """Set by the run when its exit path starts; signals after that are only counted."""
+        self.signals_during_cleanup = 0
 
     @property
     def requested(self) -> bool:
@@ -41,6 +46,9 @@ def stop_on_signals(stop: StopRequest) -> Iterator[None]:
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
+        if stop.cleaning_up:
+            stop.signals_during_cleanup += 1
+            return
         if stop.requested:
             raise KeyboardInterrupt(f"second {name}")
         stop.request(f"signal {name}")

@@ -2,7 +2,10 @@
 
 The loop beats (``beat()``) once per iteration, including when it waits for frames. If no beat
 arrives for ``stall_timeout_ms`` the watchdog calls ``on_stall`` (which drives the DAQ off; the
-Daq protocol requires ``all_off`` to be thread-safe) once per stall, and counts it.
+Daq protocol requires ``all_off`` to be thread-safe) and counts the stall. While the stall lasts,
+it calls ``on_stall`` again on every poll until it returns True (the DAQ confirmed the outputs
+off); an exception from ``on_stall`` is counted in ``errors`` and retried the same way, never
+ending the watchdog thread.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ class Watchdog:
         self._thread = threading.Thread(target=self._run, name="rtpose-watchdog", daemon=True)
         self.stalls = 0
         self.stalled = False
+        self.confirmed_off = True
+        """False while a stall's cut has not been confirmed by the DAQ."""
+        self.errors = 0
 
     def start(self) -> None:
         self._last_beat_ns = now_ns()
@@ -37,9 +43,18 @@ class Watchdog:
                 if not self.stalled:
                     self.stalled = True
                     self.stalls += 1
-                    self._on_stall()
+                    self.confirmed_off = False
+                if not self.confirmed_off:
+                    self.confirmed_off = self._cut()
             else:
                 self.stalled = False
+
+    def _cut(self) -> bool:
+        try:
+            return self._on_stall() is not False
+        except Exception:  # retried on the next poll; the thread must survive
+            self.errors += 1
+            return False
 
     def stop(self) -> None:
         self._stop.set()
