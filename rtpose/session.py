@@ -408,9 +408,12 @@ class _Session:
             name: {**output_activity[name], "limit_cuts": int(outputs.cuts[index])}
             for index, name in enumerate(self.output_names)
         }
-        channel_summary = {
+        channel_summary: dict[str, dict[str, Any]] = {
             c.name: {"handled": c.handled, "dropped": c.dropped, "error": _text(c.error)} for c in channels
         }
+        if "recorder" in channel_summary:
+            recorder = next(c for c in channels if c.name == "recorder").consumer
+            channel_summary["recorder"]["max_lag_ms"] = round(getattr(recorder, "max_lag_ms", 0.0), 3)
         return {
             "rtpose_version": __version__,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started_wall)),

@@ -107,6 +107,9 @@ def test_summary_has_what_users_rely_on(every_frame_run) -> None:  # type: ignor
     assert summary["latency_ms"]["end_to_end"]["p50"] >= summary["latency_ms"]["engine"]["p50"]
     assert summary["rules"]["male_approach"]["active_ms"] > 1000
     assert summary["outputs_off_at_exit"] is True
+    recorder = summary["side_channels"]["recorder"]
+    assert recorder["dropped"] == 0 and recorder["handled"] == summary["frames_processed"]
+    assert 0 < recorder["max_lag_ms"] < 10_000  # how far behind the record was, at worst
     for name in ("config.json", "model.json", "frames.json", "frames.bin", "events.jsonl"):
         assert (result.run_dir / name).is_file()
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import rtpose
+from rtpose.core.clock import now_ns
 from rtpose.core.frame_record import Event, frame_record_dtype
 from rtpose.record import Recorder, RunFolderError, read_events, read_frame_dtype, read_frames
 
@@ -150,6 +151,17 @@ def test_flushes_at_the_interval(tmp_path: Path) -> None:
         time.sleep(0.06)
         recorder.handle_frame(rows[1])
         assert len(read_frames(tmp_path)) == 2
+
+
+def test_lag_says_how_far_behind_the_loop_the_recorder_ran(tmp_path: Path) -> None:
+    rows = make_rows(3)
+    rows["daq_write_ns"] = [now_ns() - 50_000_000, now_ns() - 250_000_000, 0]  # 0: never written
+    with Recorder(tmp_path, DTYPE) as recorder:
+        assert recorder.max_lag_ms == 0.0
+        for row in rows:
+            recorder.handle_frame(row)
+    # the frame that waited 250 ms bounds what a kill would have lost beyond the flush interval
+    assert 250.0 <= recorder.max_lag_ms < 250.0 + 5_000.0
 
 
 def test_truncated_last_record_and_line_are_ignored(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ class SlowedEngine:
 
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = demo_test_config(camera=SCENE, record={"video": True, "video_queue_frames": 512})
+    config = demo_test_config(camera=SCENE, record={"video": True, "video_queue_frames": 340})
     out = tmp_path_factory.mktemp("live") / "run"
     overrides = PartOverrides(engine=SlowedEngine(0.012))
     result = run(config, RunOptions(out=out, seconds=3.6, show_status=False, overrides=overrides))
@@ -175,3 +175,27 @@ def test_a_run_whose_model_is_gone_says_to_replay_from_the_config(live_run: Path
         replay(moved, moved / "video.mkv")
     with pytest.raises(ConfigError, match="no such file"):
         replay(live_run, tmp_path / "nope.mkv")
+
+
+def test_stalls_and_control_commands_of_the_live_run_are_named_when_decisions_differ(
+    live_run: Path, tmp_path: Path
+) -> None:
+    stalled = tmp_path / "stalled"
+    shutil.copytree(live_run, stalled)
+    summary = json.loads((stalled / "summary.json").read_text(encoding="utf-8"))
+    summary["watchdog_stalls"] = 2
+    (stalled / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    frame_id = int(read_run(live_run).frames["frame_id"][5])
+    command = {"kind": "control", "name": "male_approach", "frame_id": frame_id, "t_ns": 0, "value": 0.0}
+    with open(stalled / "events.jsonl", "a", encoding="utf-8") as events:
+        events.write(json.dumps({**command, "detail": "disarm (was armed)"}) + "\n")
+    live, replayed = read_run(stalled), read_run(live_run)
+    live.frames["output_on"][5:, :] = 0  # what the latched-off outputs would have recorded
+    comparison = compare_runs(live, replayed)
+    assert comparison.watchdog_stalls_live == 2 and comparison.control_commands_live == 1
+    text = comparison.describe()
+    assert "stalled 2 times" in text and "1 control-socket commands" in text
+    assert text.endswith("DIFFER from the live run")
+    plain = compare_runs(read_run(live_run), replayed)  # the untouched live run says neither
+    assert plain.watchdog_stalls_live == plain.control_commands_live == 0
+    assert "stalled" not in plain.describe() and "control-socket" not in plain.describe()

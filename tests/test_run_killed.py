@@ -26,8 +26,11 @@ from rtpose.core.frame_record import frame_record_dtype
 from rtpose.record import read_events
 
 LOSS_BOUND_S = 0.5
-"""The stated bound: frames processed more than this before the kill are on disk (flush interval
-0.2 s, plus the recorder's queue and scheduling on a loaded machine)."""
+"""The bound for a recorder that keeps up, as the demo rig's does: frames processed more than this
+before the kill are on disk (flush interval 0.2 s, plus scheduling on a loaded machine). A
+recorder that falls behind (a slow disk) also loses what its queue held, up to
+``record.queue_size`` frames; the docstring of ``rtpose.record.recorder`` states the general
+bound."""
 
 
 def _environment() -> dict[str, str]:

@@ -266,14 +266,28 @@ class RecordConfig(_Section):
     root: str = "runs"
     """Folder under which each run gets its own folder (relative to the working directory)."""
     queue_size: int = Field(default=4096, ge=16)
-    """Frame records waiting to be written; overflow is counted in the summary."""
+    """Frame records waiting to be written; overflow is counted in the summary. A killed run loses
+    what is queued here (normally nothing: the recorder keeps up) on top of the last ~0.2 s."""
     video: bool = False
     """Also record the raw camera frames to ``video.mkv`` in the run folder (FFV1, lossless; needs
     ``rtpose[video]``), with ``video_frame_ids.bin`` giving each video frame's camera frame id. The
     loop never waits for it: frames the encoder cannot keep up with are left out and counted in the
     summary (``video.dropped``). Every grabbed frame is offered, including ones the loop skipped."""
     video_queue_frames: int = Field(default=64, ge=2, le=4096)
-    """Frame buffers (allocated at start: this many frames of memory) waiting for the video encoder."""
+    """Frame buffers (allocated at start: this many frames of memory) waiting for the video encoder.
+    At most 340 on Windows, where the pipe to the encoder holds only that many requests."""
+
+    @field_validator("video_queue_frames")
+    @classmethod
+    def _fits_the_windows_pipe(cls, value: int) -> int:
+        # A Windows anonymous pipe buffers ~4 KiB: 341 requests of 12 bytes. Beyond that the grab
+        # thread's write would block on a slow encoder instead of the frame being counted dropped.
+        if sys.platform == "win32" and value > 340:
+            raise ValueError(
+                "at most 340 on Windows (the pipe to the video encoder holds about that many "
+                "requests; beyond it the grab thread would wait): set video_queue_frames to 340 or less"
+            )
+        return value
 
 
 class LoopConfig(_Section):

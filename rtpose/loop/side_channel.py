@@ -65,6 +65,11 @@ class SideChannel:
         self._thread = threading.Thread(target=self._run, name=f"rtpose-{name}", daemon=True)
         self._thread.start()
 
+    @property
+    def consumer(self) -> FrameConsumer:
+        """The consumer (read its statistics; only this channel's thread calls it)."""
+        return self._consumer
+
     def submit_frame(self, sequence: int) -> None:
         """Loop: offer a committed record. Never blocks."""
         try:

@@ -1,8 +1,14 @@
 """Appends frame records and events to a run folder (see ``rtpose.record.layout``).
 
-Durability: data is handed to the operating system at least every ``flush_interval_s`` (checked
-on each call, and by ``flush_if_due`` when the consumer is idle), so a killed process loses at
-most that much; ``close()`` also fsyncs, which covers a power loss after a clean stop.
+Durability: what this recorder has been given is handed to the operating system at least every
+``flush_interval_s`` (checked on each call, and by ``flush_if_due`` when the consumer is idle);
+``close()`` also fsyncs, which covers a power loss after a clean stop. A killed run therefore
+loses the last ``flush_interval_s`` of what reached the recorder *plus whatever was still queued
+for it*: the side-channel queue holds up to ``record.queue_size`` frames (4096 by default, over a
+minute at 60 fps) when the recorder falls behind, e.g. on a slow or saturated disk. While it
+keeps up, the queue is empty and the loss is about ``flush_interval_s``. Whether it keeps up on a
+rig shows in a test run: ``max_lag_ms`` here, and in ``summary.json`` the recorder channel's
+``side_channels.recorder.dropped`` (frames its full queue turned away) against ``handled``.
 
 Threading: one consumer thread only (the recording side channel), never the hot loop. Disk
 errors (e.g. a full disk) raise ``OSError`` from the call that hit them.
@@ -31,7 +37,10 @@ class Recorder:
     ``run_dir`` is created if needed; it must not already hold a recording. ``labels`` (names
     behind the record's indices, see ``rtpose.record.layout``) go into ``frames.json``. Counters:
     ``frames_written`` / ``events_written`` (accepted), ``frames_flushed`` / ``events_flushed``
-    (handed to the operating system, so they survive a killed process).
+    (handed to the operating system, so they survive a killed process). ``max_lag_ms``: the
+    longest a frame waited between its DAQ write (the end of its loop iteration) and this
+    recorder, i.e. how far behind the recorder ran; a killed run loses up to that plus
+    ``flush_interval_s``.
     """
 
     def __init__(
@@ -54,6 +63,8 @@ class Recorder:
         self.events_written = 0
         self.frames_flushed = 0
         self.events_flushed = 0
+        self.max_lag_ms = 0.0
+        self._timed = dtype.names is not None and "daq_write_ns" in dtype.names
         self._closed = False
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -77,6 +88,8 @@ class Recorder:
             raise ValueError(f"frame record dtype {record.dtype} does not match the recorder's {self.dtype}")
         self._frames.write(record.data)
         self.frames_written += 1
+        if self._timed and (written_ns := int(record["daq_write_ns"])) > 0:
+            self.max_lag_ms = max(self.max_lag_ms, (now_ns() - written_ns) / 1e6)
         self.flush_if_due()
 
     def handle_event(self, event: Event) -> None:

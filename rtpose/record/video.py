@@ -18,8 +18,16 @@ reach the OS as they are written; if this process is killed, the encoder sees it
 encodes what it was sent and finishes the file.
 
 Memory: ``queue_frames`` × frame size of shared memory (``/dev/shm`` on Linux: containers with a
-small ``--shm-size`` need it raised for large frames). Windows: the request pipe holds ~4 KiB,
-about 340 queued frames, beyond which ``offer`` could block; keep ``video_queue_frames`` below that.
+small ``--shm-size`` need it raised for large frames), named ``rtpose-<pid>-<random>`` after the
+process that owns it. ``close`` releases it on every path. If the rig process is killed, Python's
+resource tracker (a helper process) unlinks it; if the tracker dies too (the whole process group
+or cgroup killed), the block stays (the encoder, in its own session, finishes the file but never
+unlinks). On Linux each new ``VideoRecorder`` removes such stale blocks: ours (same user), whose
+owner pid no longer exists, and older than a minute (``sweep_stale_memory``). Elsewhere a stale
+block is freed at reboot (macOS) or when its last handle closes (Windows).
+
+Windows: the request pipe holds ~4 KiB, about 340 queued frames, beyond which ``offer`` could
+block; the config (``record.video_queue_frames``) refuses more there.
 """
 
 from __future__ import annotations
@@ -28,9 +36,12 @@ import contextlib
 import json
 import math
 import os
+import re
+import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from multiprocessing import shared_memory
 from pathlib import Path
@@ -72,7 +83,8 @@ class VideoRecorder:
         self._closed = False
         self._final: dict[str, Any] | None = None
         self._ready = threading.Event()
-        self._memory = shared_memory.SharedMemory(create=True, size=math.prod(frame_shape) * queue_frames)
+        sweep_stale_memory()
+        self._memory = _create_memory(math.prod(frame_shape) * queue_frames)
         self._buffers: np.ndarray | None = np.ndarray(
             (queue_frames, *frame_shape), np.uint8, buffer=self._memory.buf
         )
@@ -156,8 +168,13 @@ class VideoRecorder:
             self._abandon()
             self.error = TimeoutError(f"the video encoder did not finish {self.path} within {timeout_s} s")
         else:
-            self._process.wait(timeout_s)
-            self._release_memory()
+            try:
+                self._process.wait(timeout_s)
+            except subprocess.TimeoutExpired:  # it reported, then hung on its way out
+                self._process.kill()
+                self._process.wait()
+            finally:
+                self._release_memory()
             final = self._final or {}
             self.frames_written = int(final.get("frames_written", 0))
             self.dropped += int(final.get("failed", 0))
@@ -172,12 +189,14 @@ class VideoRecorder:
 
     def _abandon(self) -> None:
         self._closed = True
-        with contextlib.suppress(OSError, ValueError):
-            self._requests.close()
-        self._process.kill()
-        self._process.wait()
-        self._reader.join(5.0)
-        self._release_memory()
+        try:
+            with contextlib.suppress(OSError, ValueError):
+                self._requests.close()
+            self._process.kill()
+            self._process.wait()
+            self._reader.join(5.0)
+        finally:
+            self._release_memory()
 
     def _release_memory(self) -> None:
         self._buffers = None
@@ -194,6 +213,57 @@ class VideoRecorder:
             "dropped": self.dropped,
             "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
         }
+
+
+MEMORY_PREFIX = "rtpose-"
+_MEMORY_NAME = re.compile(r"rtpose-(\d+)-[0-9a-f]{8}")
+_SHM_DIR = Path("/dev/shm")
+STALE_AFTER_S = 60.0
+"""A block is swept only when older than this: a process in another pid namespace sharing
+``/dev/shm`` looks gone to us, and its encoder attaches by name within seconds of the start."""
+
+
+def _create_memory(size: int) -> shared_memory.SharedMemory:
+    """A new block named ``rtpose-<pid>-<8 hex>`` (30 characters at most: macOS's limit is 31)."""
+    while True:
+        try:
+            name = f"{MEMORY_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            return shared_memory.SharedMemory(name=name, create=True, size=size)
+        except FileExistsError:
+            continue
+
+
+def sweep_stale_memory(shm_dir: Path = _SHM_DIR) -> list[str]:
+    """Linux: unlink blocks left by killed rig processes (see the module docstring); their names.
+
+    Unlinking removes only the name: a process that still maps the block keeps its memory.
+    """
+    if not sys.platform.startswith("linux") or not shm_dir.is_dir():
+        return []
+    removed = []
+    for path in shm_dir.glob(f"{MEMORY_PREFIX}*"):
+        match = _MEMORY_NAME.fullmatch(path.name)
+        if match is None or _process_exists(int(match.group(1))):
+            continue
+        try:
+            info = path.stat()
+            if info.st_uid != os.getuid() or time.time() - info.st_mtime < STALE_AFTER_S:
+                continue
+            path.unlink()
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+        removed.append(path.name)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. another user's process
+    return True
 
 
 def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from rtpose.convert.run_data import RunData
+from rtpose.record import RunFolderError, read_events
 
 FIRST_FEW = 10
 
@@ -45,6 +46,13 @@ class ReplayComparison:
     limit_cuts_live: int = 0
     """Outputs cut by safety limits in the live run: limits run on wall-clock time, so their
     decisions are not expected to repeat in a replay that runs faster than real time."""
+    watchdog_stalls_live: int = 0
+    """Times the live loop stalled past ``loop.stall_timeout_ms``: the watchdog forced every output
+    off (a switched output then stays off until its rule turns off and on again; frame toggles
+    restart), which a replay, not stalling at the same frames, does not repeat."""
+    control_commands_live: int = 0
+    """Control-socket commands the live run applied (arm, disarm, set, stop: events of kind
+    "control"); the replay runs the rule set as configured, without them."""
 
     @property
     def identical(self) -> bool:
@@ -81,6 +89,17 @@ class ReplayComparison:
                 f"note: the live run's outputs were cut by safety limits {self.limit_cuts_live} times; "
                 "limits run on wall-clock time and need not repeat in a faster-than-real-time replay"
             )
+        if self.watchdog_stalls_live:
+            lines.append(
+                f"note: the live loop stalled {self.watchdog_stalls_live} times; each time the watchdog "
+                "latched its outputs off (until their rules turned off and on again) and reset the "
+                "frame toggles, which the replay does not repeat"
+            )
+        if self.control_commands_live:
+            lines.append(
+                f"note: the live run applied {self.control_commands_live} control-socket commands "
+                "(arm, disarm, set, stop; see its events.jsonl), which the replay does not repeat"
+            )
         lines.append(
             "decisions: IDENTICAL to the live run"
             if self.identical
@@ -115,7 +134,8 @@ def compare_runs(live: RunData, replay: RunData) -> ReplayComparison:
     live_points, replay_points = a["points"], b["points"]
     both = np.isfinite(live_points) & np.isfinite(replay_points)
     max_difference = float(np.abs(live_points[both] - replay_points[both]).max()) if both.any() else 0.0
-    cuts = sum(output.get("limit_cuts", 0) for output in (live.summary or {}).get("outputs", {}).values())
+    summary = live.summary or {}
+    cuts = sum(output.get("limit_cuts", 0) for output in summary.get("outputs", {}).values())
     return ReplayComparison(
         frames_live=len(live_ids),
         frames_replayed=len(replay_ids),
@@ -128,4 +148,14 @@ def compare_runs(live: RunData, replay: RunData) -> ReplayComparison:
         max_point_difference_px=max_difference,
         found_differently=int((np.isfinite(live_points) != np.isfinite(replay_points)).sum()),
         limit_cuts_live=int(cuts),
+        watchdog_stalls_live=int(summary.get("watchdog_stalls") or 0),
+        control_commands_live=_control_commands(live),
     )
+
+
+def _control_commands(run: RunData) -> int:
+    try:
+        events = read_events(run.run_dir)
+    except RunFolderError:  # no events.jsonl: nothing to say
+        return 0
+    return sum(1 for event in events if event.get("kind") == "control")
