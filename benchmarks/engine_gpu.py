@@ -72,13 +72,23 @@ def sleap_sized_package(out: Path) -> Path:
     return out
 
 
+def error_text(error: BaseException) -> str:
+    """The whole error with its causes, on one line (a backend that did not run must say why)."""
+    parts = []
+    current: BaseException | None = error
+    while current is not None:
+        parts.append(f"{type(current).__name__}: {' '.join(str(current).split())}")
+        current = current.__cause__
+    return " <- caused by ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--write", action="store_true", help="append to results/engine_gpu.md")
     args = parser.parse_args()
-    rows, results = [], []
+    rows, results, failures = [], [], []
     with tempfile.TemporaryDirectory() as folder:
         package = sleap_sized_package(Path(folder) / "package")
         for label, backend, precision, providers in RUNS:
@@ -92,8 +102,9 @@ def main() -> None:
             try:
                 result = bench_engine(package, backend, options, frames, min(args.warmup, frames))
             except (RtposeError, RuntimeError) as error:
-                rows.append(f"| {label} | not run: {str(error)[:160]} | | | | |")
-                print(f"{label}: not run: {error}", file=sys.stderr)
+                rows.append(f"| {label} | not run (error below) | | | | |")
+                failures.append(f"- {label}: {error_text(error)}")
+                print(f"{label}: not run: {error_text(error)}", flush=True)
                 continue
             results.append({"label": label, **result})
             latency = result["latency_ms"]
@@ -108,6 +119,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *rows,
         "",
+        *([*failures, ""] if failures else []),
         "Engines: " + "; ".join(f"{r['label']}: {r['engine']}" for r in results),
         "",
     ]

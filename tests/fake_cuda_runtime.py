@@ -5,7 +5,11 @@ call returns a tuple whose first item is a ``cudaError_t``). Host memory stands 
 memory: ``cudaMalloc`` returns the address of a host buffer, so copies are ``ctypes.memmove``.
 Work on a stream runs at once unless the stream is capturing; then it is recorded and only runs
 when the instantiated graph is launched, as on a GPU. ``STATE`` counts calls and live
-allocations for assertions. Never used by production code; ``install`` puts it in sys.modules.
+allocations for assertions. ``STATE.fail_after`` makes a call fail as on a GPU (out of memory,
+capture not supported) after a number of successes. Work that breaks a capture
+(``invalidate_capture``) makes ``cudaStreamEndCapture`` fail with
+cudaErrorStreamCaptureInvalidated and end the capture, as CUDA does. Never used by production
+code; ``install`` puts it in sys.modules.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Any
 class cudaError_t(enum.IntEnum):
     cudaSuccess = 0
     cudaErrorInvalidValue = 1
+    cudaErrorMemoryAllocation = 2
     cudaErrorNoDevice = 100
     cudaErrorInvalidDevice = 101
     cudaErrorStreamCaptureUnsupported = 900
+    cudaErrorStreamCaptureInvalidated = 901
 
 
 class cudaMemcpyKind(enum.IntEnum):
@@ -66,6 +72,9 @@ class FakeCudaState:
     graphs: dict[int, list[Callable[[], None]]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     next_handle: int = 1
+    # call name -> (successes left, the error it then returns, every time)
+    fail_after: dict[str, tuple[int, cudaError_t]] = field(default_factory=dict)
+    invalidated: set[int] = field(default_factory=set)
 
 
 STATE = FakeCudaState()
@@ -90,6 +99,22 @@ def enqueue(stream: Any, work: Callable[[], None]) -> None:
         work()
     else:
         captured.append(work)
+
+
+def invalidate_capture(stream: Any) -> None:
+    """What CUDA does when work that cannot be captured is issued on a capturing stream."""
+    STATE.invalidated.add(int(stream))
+
+
+def _failure(call: str) -> cudaError_t | None:
+    """The error ``call`` returns now, per ``STATE.fail_after`` (None: it succeeds)."""
+    if call not in STATE.fail_after:
+        return None
+    left, error = STATE.fail_after[call]
+    if left > 0:
+        STATE.fail_after[call] = (left - 1, error)
+        return None
+    return error
 
 
 def _handle() -> int:
@@ -119,6 +144,9 @@ def cudaGetErrorName(error: cudaError_t) -> tuple[cudaError_t, bytes]:
 
 
 def cudaMalloc(nbytes: int) -> tuple[cudaError_t, int]:
+    error = _failure("cudaMalloc")
+    if error is not None:
+        return error, 0
     buffer = ctypes.create_string_buffer(nbytes)
     STATE.buffers[ctypes.addressof(buffer)] = buffer
     STATE.calls["cudaMalloc"] += 1
@@ -132,6 +160,9 @@ def cudaFree(pointer: int) -> tuple[cudaError_t]:
 
 
 def cudaMallocHost(nbytes: int) -> tuple[cudaError_t, int]:
+    error = _failure("cudaMallocHost")
+    if error is not None:
+        return error, 0
     buffer = ctypes.create_string_buffer(nbytes)
     STATE.host_buffers[ctypes.addressof(buffer)] = buffer
     return cudaError_t.cudaSuccess, ctypes.addressof(buffer)
@@ -169,19 +200,28 @@ def cudaStreamSynchronize(stream: cudaStream_t) -> tuple[cudaError_t]:
 
 
 def cudaStreamBeginCapture(stream: cudaStream_t, mode: cudaStreamCaptureMode) -> tuple[cudaError_t]:
+    error = _failure("cudaStreamBeginCapture")
+    if error is not None:
+        return (error,)
     STATE.streams[int(stream)] = []
     return (cudaError_t.cudaSuccess,)
 
 
 def cudaStreamEndCapture(stream: cudaStream_t) -> tuple[cudaError_t, int]:
     work = STATE.streams.get(int(stream)) or []
-    STATE.streams[int(stream)] = None
+    STATE.streams[int(stream)] = None  # the capture ends even when it failed
+    if int(stream) in STATE.invalidated:
+        STATE.invalidated.discard(int(stream))
+        return cudaError_t.cudaErrorStreamCaptureInvalidated, 0
     handle = _handle()
     STATE.graphs[handle] = list(work)
     return cudaError_t.cudaSuccess, handle
 
 
 def cudaGraphInstantiate(graph: int, flags: int) -> tuple[cudaError_t, int]:
+    error = _failure("cudaGraphInstantiate")
+    if error is not None:
+        return error, 0
     handle = _handle()
     STATE.graphs[handle] = list(STATE.graphs[graph])
     return cudaError_t.cudaSuccess, handle

@@ -31,6 +31,7 @@ import onnxruntime as ort
 __version__ = "10.13.0"
 PLAN_MAGIC = b"FAKE-TRT-PLAN\n"
 calls: Counter[str] = Counter()
+refuse_capture = False  # True: execute_async_v3 fails on a capturing stream (and breaks the capture)
 
 
 def install(monkeypatch: Any, version: str = "10.13.0") -> Any:
@@ -38,6 +39,7 @@ def install(monkeypatch: Any, version: str = "10.13.0") -> Any:
     module = sys.modules[__name__]
     monkeypatch.setitem(sys.modules, "tensorrt", module)
     monkeypatch.setattr(module, "__version__", version)
+    monkeypatch.setattr(module, "refuse_capture", False)
     calls.clear()
     return module
 
@@ -260,7 +262,11 @@ class IExecutionContext:
         calls["execute_async_v3"] += 1
         if set(self.addresses) != set(engine_names(self.engine)):
             return False  # TensorRT: every I/O tensor needs an address
-        fake_cuda_runtime.enqueue(fake_cuda_runtime.cudaStream_t(stream_handle), self._run)
+        stream = fake_cuda_runtime.cudaStream_t(stream_handle)
+        if refuse_capture and fake_cuda_runtime.STATE.streams.get(stream_handle) is not None:
+            fake_cuda_runtime.invalidate_capture(stream)  # e.g. a plugin that synchronizes
+            return False
+        fake_cuda_runtime.enqueue(stream, self._run)
         return True
 
     def _run(self) -> None:

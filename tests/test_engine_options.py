@@ -15,13 +15,64 @@ from rtpose.core.config import parse_config
 from rtpose.core.errors import ConfigError, EngineError
 from rtpose.engine import load, options
 from rtpose.engine.onnxruntime import OnnxRuntimeEngine, choose_providers
-from rtpose.engine.options import EngineOptions, choose_backend, engine_options
+from rtpose.engine.options import EngineOptions, FastModeOptions, choose_backend, engine_options
 
 
-def test_auto_without_a_gpu_driver_is_onnxruntime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(options, "NVIDIA_DRIVER_FILE", tmp_path / "absent")
+@pytest.fixture
+def no_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No NVIDIA driver files in any of the places looked at; returns a folder to add them to."""
+    root = tmp_path / "system"
+    (root / "System32").mkdir(parents=True)
+    (root / "wsl").mkdir()
+    monkeypatch.setattr(options, "NVIDIA_DRIVER_FILE", root / "proc-driver-nvidia-version")
+    monkeypatch.setattr(options, "WSL_DRIVER_DIR", root / "wsl")
+    monkeypatch.setenv("SYSTEMROOT", str(root))
+    monkeypatch.setattr("ctypes.util.find_library", lambda name: None)
+    return root
+
+
+def test_auto_without_a_gpu_driver_is_onnxruntime(monkeypatch: pytest.MonkeyPatch, no_driver: Path) -> None:
     monkeypatch.setattr(options, "module_available", lambda name: True)  # even with TensorRT installed
     assert choose_backend("auto") == "onnxruntime"
+
+
+@pytest.mark.parametrize(
+    ("platform", "driver_file"),
+    [
+        ("linux", "proc-driver-nvidia-version"),
+        ("linux", "wsl/libcuda.so.1.1"),  # WSL2: no /proc/driver/nvidia, the Windows driver's libcuda
+        ("win32", "System32/nvcuda.dll"),
+    ],
+)
+def test_the_gpu_driver_is_found_on_linux_wsl2_and_windows(
+    no_driver: Path, platform: str, driver_file: str
+) -> None:
+    assert not options.gpu_driver_present(platform)
+    (no_driver / driver_file).write_text("driver")
+    assert options.gpu_driver_present(platform)
+    other = "win32" if platform == "linux" else "linux"
+    assert not options.gpu_driver_present(other)  # each platform looks in its own places
+
+
+def test_windows_driver_on_the_dll_search_path(monkeypatch: pytest.MonkeyPatch, no_driver: Path) -> None:
+    looked_up: list[str] = []
+    monkeypatch.setattr("ctypes.util.find_library", lambda name: looked_up.append(name) or None)
+    assert not options.gpu_driver_present("win32")
+    monkeypatch.setattr("ctypes.util.find_library", lambda name: "C:\\Drivers\\nvcuda.dll")
+    assert options.gpu_driver_present("win32")
+    assert looked_up == ["nvcuda"]
+
+
+def test_a_bare_cuda_namespace_package_is_not_cuda_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = {"tensorrt", "cuda"}  # e.g. another distribution's "cuda" namespace, no cuda-python
+    monkeypatch.setattr(options, "module_available", lambda name: name in installed)
+    monkeypatch.setattr(options, "gpu_driver_present", lambda: True)
+    assert not options.cuda_python_available()
+    assert choose_backend("auto") == "onnxruntime"
+    installed.add("cuda.cudart")  # cuda-python before 12.6
+    assert choose_backend("auto") == "tensorrt"
+    installed.symmetric_difference_update({"cuda.cudart", "cuda.bindings.runtime"})
+    assert choose_backend("auto") == "tensorrt"
 
 
 def test_auto_prefers_tensorrt_when_it_and_a_gpu_are_there(
@@ -30,7 +81,9 @@ def test_auto_prefers_tensorrt_when_it_and_a_gpu_are_there(
     driver = tmp_path / "version"
     driver.write_text("NVRM version: 550")
     monkeypatch.setattr(options, "NVIDIA_DRIVER_FILE", driver)
-    monkeypatch.setattr(options, "module_available", lambda name: name in ("tensorrt", "cuda"))
+    monkeypatch.setattr(
+        options, "module_available", lambda name: name in ("tensorrt", "cuda.bindings.runtime")
+    )
     assert choose_backend("auto") == "tensorrt"
     monkeypatch.setattr(options, "module_available", lambda name: False)
     assert choose_backend("auto") == "onnxruntime"
@@ -120,3 +173,13 @@ def test_bench_engine_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["bench", "engine", str(tmp_path / "missing"), "--backend", "onnxruntime"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["bench", "engine", "demo", "--frames", "0"]) == 2
+
+
+def test_bench_engine_fast_mode_counts_only_the_timed_frames() -> None:
+    from rtpose.bench.engine import bench_engine
+
+    options = EngineOptions(fast_mode=FastModeOptions(enabled=True, refresh_every_frames=5))
+    result = bench_engine("demo", "onnxruntime", options, frames=12, warmup=7)
+    counts = result["fast_mode_counts"]
+    assert sum(counts.values()) == 12  # not 19: the warm-up frames are left out
+    assert "full: first frame" not in counts  # that was a warm-up frame

@@ -8,6 +8,7 @@ ONNX Runtime. What only a real GPU can show is in tests/test_engine_contract.py 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import fake_tensorrt
 
 from rtpose.core.errors import EngineError, MissingExtraError, ModelPackageError
 from rtpose.core.model_metadata import read_metadata
-from rtpose.engine import DEMO_MODEL_DIR, load
+from rtpose.engine import DEMO_MODEL_DIR, load, plan_cache
 from rtpose.engine.options import EngineOptions, FastModeOptions
 from rtpose.engine.plan_cache import PlanCache, PlanKey
 from rtpose.engine.tensorrt import TensorRtEngine
@@ -38,7 +39,13 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> fake_cuda_runtime.FakeCudaState:
 def _engine(tmp_path: Path, messages: list[str] | None = None, **settings: object) -> TensorRtEngine:
     options = EngineOptions(plan_cache_dir=tmp_path / "plans", **settings)  # type: ignore[arg-type]
     log = messages if messages is not None else []
-    return TensorRtEngine(DEMO_MODEL_DIR, read_metadata(DEMO_MODEL_DIR), options, report=log.append)
+    return TensorRtEngine(
+        DEMO_MODEL_DIR,
+        read_metadata(DEMO_MODEL_DIR),
+        options,
+        instance_stage=options.fast_mode.enabled,
+        report=log.append,
+    )
 
 
 def _demo_frame() -> np.ndarray:
@@ -254,4 +261,120 @@ def test_fast_mode_runs_on_tensorrt(fakes: fake_cuda_runtime.FakeCudaState, tmp_
     first, second = engine.infer(frame), engine.infer(frame)
     assert getattr(engine, "counts", {}) == {"full: first frame": 1, "instance stage only": 1}
     np.testing.assert_allclose(second.points, first.points, atol=1.5)  # crops moved to the found anchors
+    engine.close()
+
+
+def _nothing_held(state: fake_cuda_runtime.FakeCudaState) -> bool:
+    return not state.buffers and not state.host_buffers and not state.graphs and not state.streams
+
+
+def test_out_of_gpu_memory_is_raised_not_rebuilt_and_frees_what_was_allocated(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    _engine(tmp_path).close()  # the plan is cached
+    fakes.fail_after["cudaMalloc"] = (3, fake_cuda_runtime.cudaError_t.cudaErrorMemoryAllocation)
+    messages: list[str] = []
+    with pytest.raises(EngineError, match=r"cudaMalloc failed: cudaErrorMemoryAllocation"):
+        _engine(tmp_path, messages)
+    assert fake_tensorrt.calls["build_serialized_network"] == 1  # a rebuild would not help
+    assert not any("rebuilding" in m for m in messages)
+    assert _nothing_held(fakes)  # the three buffers and the stream made before the failure
+
+
+def test_a_failed_instance_stage_releases_the_full_graph(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    full_buffers = 6  # frame + 5 outputs; the instance stage's first allocation then fails
+    fakes.fail_after["cudaMalloc"] = (full_buffers, fake_cuda_runtime.cudaError_t.cudaErrorMemoryAllocation)
+    with pytest.raises(EngineError, match="cudaMalloc failed"):
+        _engine(tmp_path, fast_mode=FastModeOptions(enabled=True))
+    assert _nothing_held(fakes)
+
+
+def test_a_plan_that_cannot_be_captured_runs_without_a_cuda_graph(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    fake_tensorrt.refuse_capture = True  # and the capture's end then fails too, as in CUDA
+    messages: list[str] = []
+    engine = _engine(tmp_path, messages)
+    notes = [m for m in messages if "CUDA graph capture failed" in m]
+    assert len(notes) == 1 and "execute_async_v3 failed" in notes[0]  # the cause, not the end's error
+    assert "running without a CUDA graph" in notes[0]
+    assert fake_tensorrt.calls["build_serialized_network"] == 1
+    reference = load("demo", "onnxruntime").infer(_demo_frame())
+    np.testing.assert_allclose(engine.infer(_demo_frame()).points, reference.points, atol=1e-4)
+    assert fakes.calls["cudaGraphLaunch"] == 0
+    engine.close()
+    assert _nothing_held(fakes)
+
+
+def test_a_graph_that_does_not_instantiate_is_freed_and_frames_still_run(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    fakes.fail_after["cudaGraphInstantiate"] = (0, fake_cuda_runtime.cudaError_t.cudaErrorInvalidValue)
+    messages: list[str] = []
+    engine = _engine(tmp_path, messages)
+    assert any("CUDA graph capture failed" in m and "cudaGraphInstantiate" in m for m in messages)
+    assert not fakes.graphs  # the captured graph was destroyed, not leaked
+    assert engine.infer(_demo_frame()).valid.sum() == 2
+    engine.close()
+    assert _nothing_held(fakes)
+
+
+def _read_only(folder: Path) -> None:
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):  # root, or a file system that ignores the mode
+        folder.chmod(0o755)
+        pytest.skip("chmod does not make a folder read-only here")
+
+
+def test_a_read_only_plan_cache_warns_and_uses_the_plan_from_memory(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    cache = tmp_path / "plans"
+    cache.mkdir()
+    _read_only(cache)
+    messages: list[str] = []
+    try:
+        engine = _engine(tmp_path, messages)
+        assert engine.infer(_demo_frame()).valid.sum() == 2
+        engine.close()
+    finally:
+        cache.chmod(0o755)
+    assert any("cannot cache the plan" in m and "using it from memory" in m for m in messages)
+    assert not list(cache.rglob("*"))  # no partial files left behind
+    assert engine.plan_paths == []
+
+
+def test_a_plan_locked_by_another_process_warns_and_leaves_no_partial_file(
+    monkeypatch: pytest.MonkeyPatch, fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    def locked(source: object, target: object) -> None:  # Windows: the target is open elsewhere
+        raise PermissionError(13, "The process cannot access the file", str(target))
+
+    monkeypatch.setattr(plan_cache.os, "replace", locked)
+    messages: list[str] = []
+    engine = _engine(tmp_path, messages)
+    assert any("cannot cache the plan" in m and "cannot access" in m for m in messages)
+    assert engine.infer(_demo_frame()).valid.sum() == 2
+    assert not [path for path in (tmp_path / "plans").rglob("*") if path.is_file()]
+    engine.close()
+
+
+def test_an_unreadable_cached_plan_is_rebuilt_not_an_error(
+    monkeypatch: pytest.MonkeyPatch, fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    _engine(tmp_path).close()
+    read_bytes = Path.read_bytes
+
+    def unreadable_plans(path: Path) -> bytes:
+        if path.suffix == ".plan":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable_plans)
+    messages: list[str] = []
+    engine = _engine(tmp_path, messages)
+    assert any("cannot be read" in m and "Permission denied" in m and "rebuilding" in m for m in messages)
+    assert fake_tensorrt.calls["build_serialized_network"] == 2
     engine.close()

@@ -156,7 +156,8 @@ class FastModeConfig(_Section):
     refresh_every_frames: int = Field(default=10, ge=1, le=10_000)
     """Run the full pipeline (centroid network included) at least every this many frames."""
     min_instance_score: float = Field(default=0.3, ge=0.0, le=1.0)
-    """Rerun the full pipeline on a frame where an instance's mean node score falls below this."""
+    """Rerun the full pipeline on a frame where an instance's mean node score falls below this (an
+    animal already below it on the last full frame: below half that frame's score)."""
 
 
 class ModelConfig(_Section):

@@ -18,8 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rtpose.core.errors import EngineError, MissingExtraError
-
-CUDA_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
+from rtpose.engine.options import CUDA_PYTHON_MODULES as CUDA_MODULES
 
 
 def import_cudart() -> Any:
@@ -109,7 +108,11 @@ class CudaRuntime:
     def end_capture(self, stream: Any) -> tuple[Any, Any]:
         """Finish a capture: (graph, executable graph)."""
         graph = self._check(self.cudart.cudaStreamEndCapture(stream), "cudaStreamEndCapture")
-        executable = self._check(self.cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        try:
+            executable = self._check(self.cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        except EngineError:
+            self.cudart.cudaGraphDestroy(graph)  # not kept: nothing else would free it
+            raise
         return graph, executable
 
     def launch_graph(self, executable: Any, stream: Any) -> None:

@@ -10,12 +10,17 @@ nodes when the package has none). The full graph runs instead:
   the centroid network);
 - when the previous frame had no animals (only the centroid network finds new ones);
 - when the previous poses cannot place a crop (an instance's anchor was not found);
-- when an instance's score on a fast frame drops below ``min_instance_score`` (the mean of its
-  node scores, 0 for missing nodes): the full graph then reruns on the same frame, so a lost
-  animal costs one slower frame rather than a wrong pose;
+- when two crop centres are closer than a quarter of the crop side (``crop_size / 4``): both
+  crops would see the same animal and could lock onto it, so the centroid network decides. A
+  fast frame whose new anchors come that close is redone in full;
+- when an instance's score on a fast frame drops (the score: mean of its node scores, 0 for
+  missing nodes): below ``min_instance_score`` for an animal that scored at least that on the
+  last full frame, below half its last full-frame score for one that was already lower there (so
+  a dim animal does not make every frame run twice). The full graph then reruns on the same
+  frame, so a lost animal costs one slower frame rather than a wrong pose;
 - when the number of animals changes: a full frame that finds a different number of animals than
-  the full frame before it is followed by another full frame, and a fast frame that loses an animal
-  is redone in full.
+  the full frame before it is followed by another full frame, and a fast frame that loses an
+  animal (the instance stage does not find its anchor in its crop) is redone in full.
 
 Poses of fast frames: points, node scores and (ID models) class probabilities from the instance
 stage; ``centroids`` are the crop centres used; ``instance_scores`` carry the last full frame's
@@ -40,9 +45,18 @@ FULL_REASONS = (
     "periodic refresh",
     "nothing tracked",
     "anchor lost",
+    "crops too close",
     "score dropped",
     "animal count changed",
 )
+SCORE_DROP_RATIO = 0.5  # an animal already below min_instance_score: a drop is halving its score
+CROP_SEPARATION_FRACTION = 0.25  # crop centres closer than this × crop_size may share one animal
+
+
+def instance_point_scores(point_scores: FloatArray) -> FloatArray:
+    """K mean node scores (NaN counted as 0, like a node not found)."""
+    scores: FloatArray = np.nan_to_num(point_scores, nan=0.0).mean(axis=1)
+    return scores
 
 
 class FastModeEngine:
@@ -54,7 +68,10 @@ class FastModeEngine:
         self.options = options
         anchor = self.metadata.anchor_node
         self._anchor_index = self.metadata.node_names.index(anchor) if anchor is not None else None
+        crop_size = self.metadata.instance.crop_size or 0
+        self._min_crop_separation_px = CROP_SEPARATION_FRACTION * crop_size
         self._previous: Poses | None = None
+        self._score_floors = np.zeros(self.metadata.max_instances, np.float32)
         self._frames_since_full = 0
         self._last_full_count: int | None = None
         self._count_changed = False
@@ -75,27 +92,33 @@ class FastModeEngine:
         reason = self._planned_full_reason()
         centres = None
         if reason is None:
-            centres = self._crop_centres()
+            centres = self._anchors(self._previous)
             if centres is None:
                 reason = "anchor lost"
+            elif self._too_close(centres):
+                reason = "crops too close"
         if reason is not None or centres is None:
             return self._full(frame, reason or "anchor lost")
-        assert self._previous is not None
+        previous = self._previous
+        assert previous is not None
         result = self.engine.infer_instances(frame, centres)
-        previous_valid = self._previous.valid
-        scores = np.where(previous_valid, result.point_scores.mean(axis=1), np.inf)
-        if (scores < self.options.min_instance_score).any():
+        tracked = previous.valid
+        scores = instance_point_scores(result.point_scores)
+        if (tracked & (scores < self._score_floors)).any():
             return self._full(frame, "score dropped")
-        if int(result.valid.sum()) != int(previous_valid.sum()):
-            return self._full(frame, "animal count changed")
         poses = Poses(
             points=result.points,
             point_scores=result.point_scores,
-            instance_scores=np.where(result.valid, self._previous.instance_scores, 0.0).astype(np.float32),
-            valid=result.valid,
+            instance_scores=np.where(tracked, previous.instance_scores, 0.0).astype(np.float32),
+            valid=tracked.copy(),
             centroids=centres,
             class_probs=result.class_probs,
         )
+        anchors = self._anchors(poses)
+        if anchors is None:  # a tracked animal's anchor is not in its crop: it was lost
+            return self._full(frame, "animal count changed")
+        if self._too_close(anchors):
+            return self._full(frame, "crops too close")
         self.counts["instance stage only"] += 1
         self._frames_since_full += 1
         self._previous = poses
@@ -117,27 +140,39 @@ class FastModeEngine:
         count = int(poses.valid.sum())
         self._count_changed = self._last_full_count is not None and count != self._last_full_count
         self._last_full_count = count
+        scores = np.where(poses.valid, instance_point_scores(poses.point_scores), 0.0)
+        threshold = self.options.min_instance_score
+        floors = np.where(scores >= threshold, threshold, SCORE_DROP_RATIO * scores)
+        self._score_floors = floors.astype(np.float32)
         self.counts[f"full: {reason}"] += 1
         self._frames_since_full = 0
         self._previous = poses
         return poses
 
-    def _crop_centres(self) -> FloatArray | None:
-        """K×2 crop centres from the previous poses (NaN for empty slots); None if one is missing."""
-        previous = self._previous
-        assert previous is not None
+    def _anchors(self, poses: Poses | None) -> FloatArray | None:
+        """K×2 anchor points of ``poses`` (NaN for empty slots); None if a valid slot has none."""
+        assert poses is not None
         if self._anchor_index is not None:
-            centres = previous.points[:, self._anchor_index, :].copy()
+            anchors = poses.points[:, self._anchor_index, :].astype(np.float32)
         else:
             with np.errstate(invalid="ignore"):
-                found = np.isfinite(previous.points[..., 0])
-                totals = np.where(found[..., None], previous.points, 0.0).sum(axis=1)
-                centres = (totals / np.maximum(found.sum(axis=1), 1)[:, None]).astype(np.float32)
-                centres[~found.any(axis=1)] = np.nan
-        if not np.isfinite(centres[previous.valid]).all():
+                found = np.isfinite(poses.points[..., 0])
+                totals = np.where(found[..., None], poses.points, 0.0).sum(axis=1)
+                anchors = (totals / np.maximum(found.sum(axis=1), 1)[:, None]).astype(np.float32)
+                anchors[~found.any(axis=1)] = np.nan
+        if not np.isfinite(anchors[poses.valid]).all():
             return None
-        centres[~previous.valid] = np.nan
-        return centres.astype(np.float32)
+        anchors[~poses.valid] = np.nan
+        return anchors
+
+    def _too_close(self, centres: FloatArray) -> bool:
+        """Whether two crop centres (NaN rows: empty slots) are too close to crop two animals."""
+        placed = centres[np.isfinite(centres).all(axis=1)]
+        if len(placed) < 2:
+            return False
+        gaps = np.linalg.norm(placed[:, None, :] - placed[None, :, :], axis=-1)
+        np.fill_diagonal(gaps, np.inf)
+        return bool(gaps.min() < self._min_crop_separation_px)
 
     def close(self) -> None:
         self.engine.close()

@@ -3,11 +3,15 @@
 Plain data, no heavy imports: the rig config (``[model]``) is turned into ``EngineOptions`` once,
 at start-up. ``choose_backend("auto")`` looks for a GPU without importing torch or TensorRT
 unless a GPU's driver is there, so that ``rtpose demo`` on a CPU machine stays fast to start.
+The driver is found by its files: ``/proc/driver/nvidia/version`` on Linux,
+``/usr/lib/wsl/lib/libcuda.so*`` under WSL2 (no /proc entry there), ``nvcuda.dll`` on Windows.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +26,12 @@ ORT_PROVIDERS = {
     "cuda": "CUDAExecutionProvider",
     "tensorrt": "TensorrtExecutionProvider",
 }
-NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")
+NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")  # Linux with NVIDIA's kernel driver
+WSL_DRIVER_DIR = Path("/usr/lib/wsl/lib")  # WSL2: the Windows driver's libcuda.so* is mounted here
+WINDOWS_DRIVER_DLL = "nvcuda.dll"  # the CUDA driver NVIDIA's Windows driver puts in System32
+# cuda-python's runtime module: cuda.bindings.runtime from 12.6, cuda.cudart before. A bare
+# "cuda" package says nothing: other distributions use that namespace too.
+CUDA_PYTHON_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,32 @@ class EngineOptions:
             raise EngineError("fast_mode.refresh_every_frames must be at least 1")
 
 
-def gpu_driver_present() -> bool:
-    """Whether an NVIDIA driver is loaded (cheap: no CUDA import)."""
-    return NVIDIA_DRIVER_FILE.exists()
+def gpu_driver_present(platform: str | None = None) -> bool:
+    """Whether an NVIDIA driver is installed (cheap: no CUDA import). ``platform``: as
+    ``sys.platform`` (default: this machine's)."""
+    if (platform or sys.platform) == "win32":
+        return windows_driver_present()
+    if NVIDIA_DRIVER_FILE.exists():
+        return True
+    try:
+        return any(WSL_DRIVER_DIR.glob("libcuda.so*"))
+    except OSError:
+        return False
+
+
+def windows_driver_present() -> bool:
+    """Whether Windows has NVIDIA's CUDA driver (``nvcuda.dll`` in System32 or on the DLL path)."""
+    system_root = os.environ.get("SYSTEMROOT", r"C:\Windows")  # Windows: names are case-blind
+    if (Path(system_root) / "System32" / WINDOWS_DRIVER_DLL).is_file():
+        return True
+    import ctypes.util  # only here: it pulls in subprocess and friends
+
+    return ctypes.util.find_library(Path(WINDOWS_DRIVER_DLL).stem) is not None
+
+
+def cuda_python_available() -> bool:
+    """Whether cuda-python's runtime module (which the tensorrt backend calls) is installed."""
+    return any(module_available(name) for name in CUDA_PYTHON_MODULES)
 
 
 def module_available(name: str) -> bool:
@@ -92,7 +124,7 @@ def choose_backend(backend: str) -> str:
         return backend
     if not gpu_driver_present():
         return "onnxruntime"
-    if module_available("tensorrt") and module_available("cuda"):
+    if module_available("tensorrt") and cuda_python_available():
         return "tensorrt"
     if module_available("torch"):
         import torch

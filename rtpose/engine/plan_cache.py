@@ -65,7 +65,14 @@ class PlanCache:
         return self.root / folder / f"{key.graph}-{key.precision}-{key.digest()[:20]}.plan"
 
     def lookup(self, key: PlanKey) -> Lookup:
+        """The plan for ``key``, or None and why not (an unreadable file is a reason, not an error)."""
         path = self.plan_path(key)
+        try:
+            return self._lookup(key, path)
+        except OSError as error:
+            return Lookup(None, path, f"{path.name} cannot be read ({error})")
+
+    def _lookup(self, key: PlanKey, path: Path) -> Lookup:
         sidecar = path.with_suffix(".json")
         if not path.is_file():
             return Lookup(None, path, "no cached plan")
@@ -87,6 +94,8 @@ class PlanCache:
         return Lookup(plan, path)
 
     def store(self, key: PlanKey, plan: bytes) -> Path:
+        """Save ``plan`` for ``key``; raises OSError when the folder cannot be written (the caller
+        decides whether an uncached plan is fatal)."""
         path = self.plan_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {
@@ -100,6 +109,11 @@ class PlanCache:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all; OSError (and no partial file) on failure."""
     partial = path.with_name(path.name + f".partial-{os.getpid()}")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)  # PermissionError on Windows while another process reads path
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise

@@ -25,11 +25,18 @@ Quirks this file handles:
   fastest upload. With ``cuda_graph`` (default) the engine's kernels and the output downloads of
   one frame are captured once in a CUDA graph (after one ordinary run, which TensorRT needs
   before capture) and replayed per frame; the upload stays outside the graph because its source
-  changes per frame.
+  changes per frame. Where capture fails (a plan whose kernels cannot be captured), the engine
+  runs without the graph and says so.
+- Failures: only a plan TensorRT refuses to deserialize (``deserialize_cuda_engine`` returns None:
+  another TensorRT build, a corrupt file) is rebuilt. Any other failure (out of GPU memory, a CUDA
+  error) is raised as it is, after the buffers and stream made so far are released: a rebuild,
+  minutes long, would not help. A plan cache folder that cannot be written (read-only, or a plan
+  locked by another process on Windows) costs a warning; the plan just built is used from memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import sys
@@ -153,8 +160,15 @@ def progress_monitor(trt: Any, report: Report) -> Any:
     return BuildProgress()
 
 
+class PlanNotLoadable(EngineError):
+    """TensorRT refused a plan's bytes (``deserialize_cuda_engine`` returned None): rebuild it."""
+
+
 class _TrtGraph:
-    """One deserialized engine with its context, device buffers, pinned outputs and stream."""
+    """One deserialized engine with its context, device buffers, pinned outputs and stream.
+
+    Raises PlanNotLoadable when TensorRT refuses the plan; any other failure releases what was
+    allocated before it is raised."""
 
     def __init__(
         self,
@@ -164,19 +178,34 @@ class _TrtGraph:
         spec: tuple[list[TensorSpec], list[TensorSpec]],
         cuda_graph: bool,
         source: str,
+        report: Report = report_to_stderr,
     ) -> None:
         self.cuda = cuda
-        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self.engine = self.runtime.deserialize_cuda_engine(plan)
-        if self.engine is None:
-            raise EngineError(f"TensorRT cannot deserialize the plan {source}")
-        self.inputs, self.outputs = spec
-        self._check_tensors(trt, source)
-        self.context = self.engine.create_execution_context()
-        self.stream = cuda.create_stream()
+        self.stream: Any = None
         self.device: dict[str, int] = {}
         self.host_pointers: list[int] = []
         self.host_outputs: list[npt.NDArray[Any]] = []
+        self.graph: tuple[Any, Any] | None = None
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(plan)
+        if self.engine is None:
+            raise PlanNotLoadable(f"TensorRT cannot deserialize the plan {source}")
+        self.inputs, self.outputs = spec
+        self._check_tensors(trt, source)
+        self.context = self.engine.create_execution_context()
+        try:
+            self._allocate()
+            self._enqueue()  # TensorRT's lazy set-up happens here, outside any capture
+            cuda.synchronize(self.stream)
+            if cuda_graph:
+                self._capture(report)
+        except BaseException:
+            self.release()
+            raise
+
+    def _allocate(self) -> None:
+        cuda = self.cuda
+        self.stream = cuda.create_stream()
         for name, dtype, shape in self.inputs + self.outputs:
             pointer = cuda.malloc(int(np.prod(shape)) * dtype.itemsize)
             self.device[name] = pointer
@@ -186,16 +215,29 @@ class _TrtGraph:
             pointer, array = cuda.pinned_array(shape, dtype)
             self.host_pointers.append(pointer)
             self.host_outputs.append(array)
-        self.graph: tuple[Any, Any] | None = None
-        self._enqueue()  # TensorRT's lazy set-up happens here, outside any capture
-        cuda.synchronize(self.stream)
-        if cuda_graph:
+
+    def _capture(self, report: Report) -> None:
+        """Capture one frame's work in a CUDA graph; where that fails, say so and run without."""
+        cuda = self.cuda
+        try:
             cuda.begin_capture(self.stream)
-            try:
-                self._enqueue()
-            finally:
-                graph = cuda.end_capture(self.stream)
-            self.graph = graph
+        except EngineError as error:
+            report(f"CUDA graph capture failed ({error}); running without a CUDA graph")
+            return
+        try:
+            self._enqueue()
+        except EngineError as error:
+            with contextlib.suppress(EngineError):  # end the broken capture; its error hides the cause
+                cuda.destroy_graph(*cuda.end_capture(self.stream))
+            report(f"CUDA graph capture failed ({error}); running without a CUDA graph")
+            return
+        try:
+            self.graph = cuda.end_capture(self.stream)
+        except EngineError as error:
+            report(f"CUDA graph capture failed ({error}); running without a CUDA graph")
+        if self.graph is None:  # the stream must still work, outside any capture
+            self._enqueue()
+            cuda.synchronize(self.stream)
 
     def _check_tensors(self, trt: Any, source: str) -> None:
         found: dict[str, tuple[bool, Any, tuple[int, ...]]] = {}
@@ -244,6 +286,7 @@ class _TrtGraph:
         return [host.copy() for host in self.host_outputs]
 
     def release(self) -> None:
+        """Free the graph, buffers and stream (whatever exists of them); idempotent."""
         if self.graph is not None:
             self.cuda.destroy_graph(*self.graph)
             self.graph = None
@@ -253,7 +296,10 @@ class _TrtGraph:
             self.cuda.free_host(pointer)
         self.device.clear()
         self.host_pointers.clear()
-        self.cuda.destroy_stream(self.stream)
+        self.host_outputs.clear()
+        if self.stream is not None:
+            self.cuda.destroy_stream(self.stream)
+            self.stream = None
         self.context = None
         self.engine = None
 
@@ -288,16 +334,20 @@ class TensorRtEngine:
                     f'with `rtpose export sleap-nn ... --fp16`, or set model.precision = "fp32"'
                 )
             full_onnx = files.onnx_fp16
+        if instance_stage and files.instance_onnx is None:
+            raise ModelPackageError(
+                f"{package_dir} has no instance-stage graph (files.instance_onnx), which fast mode "
+                f"needs; re-export the package with this rtpose version"
+            )
         self.plan_paths: list[Path] = []
         self._full = self._open(package_dir / full_onnx, "full")
         self._instance: _TrtGraph | None = None
-        if instance_stage:
-            if files.instance_onnx is None:
-                raise ModelPackageError(
-                    f"{package_dir} has no instance-stage graph (files.instance_onnx), which fast mode "
-                    f"needs; re-export the package with this rtpose version"
-                )
-            self._instance = self._open(package_dir / files.instance_onnx, "instance")
+        if instance_stage and files.instance_onnx is not None:
+            try:
+                self._instance = self._open(package_dir / files.instance_onnx, "instance")
+            except BaseException:
+                self._full.release()
+                raise
         self._closed = False
 
     def plan_key(self, onnx_path: Path, graph: str) -> PlanKey:
@@ -319,10 +369,8 @@ class TensorRtEngine:
         spec = expected_tensors(self.metadata, graph)
         if found.plan is not None:
             try:
-                opened = _TrtGraph(
-                    self._trt, self.cuda, found.plan, spec, self.options.cuda_graph, str(found.path)
-                )
-            except EngineError as error:
+                opened = self._graph(found.plan, spec, str(found.path))
+            except PlanNotLoadable as error:
                 self._report(f"the cached plan {found.path} does not load ({error}); rebuilding")
             else:
                 self._report(f"using the cached plan {found.path}")
@@ -332,10 +380,20 @@ class TensorRtEngine:
             self._report(f"not using {found.path}: {found.reason}; rebuilding")
         self._report(f"building a TensorRT engine: {key.describe()} (takes a while; cached for next time)")
         plan = build_plan(self._trt, onnx_path, self._report)
-        path = self.cache.store(key, plan)
+        try:
+            path = self.cache.store(key, plan)
+        except OSError as error:
+            self._report(
+                f"cannot cache the plan in {self.cache.root} ({error}); using it from memory, and the "
+                f"next start builds it again (set model.plan_cache to a writable folder)"
+            )
+            return self._graph(plan, spec, f"just built for {onnx_path.name}")
         self._report(f"plan cached at {path}")
         self.plan_paths.append(path)
-        return _TrtGraph(self._trt, self.cuda, plan, spec, self.options.cuda_graph, str(path))
+        return self._graph(plan, spec, str(path))
+
+    def _graph(self, plan: bytes, spec: tuple[list[TensorSpec], list[TensorSpec]], source: str) -> _TrtGraph:
+        return _TrtGraph(self._trt, self.cuda, plan, spec, self.options.cuda_graph, source, self._report)
 
     def describe(self) -> str:
         graph = "CUDA graph" if self.options.cuda_graph else "no CUDA graph"

@@ -33,6 +33,31 @@ from rtpose.engine.options import EngineOptions
 from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame
 
 
+def load_program(torch: Any, path: Path, device: Any) -> Any:
+    """The exported program at ``path`` as a module on ``device``, without dtype checks.
+
+    ``aten._assert_tensor_metadata`` nodes (torch.export's record of each ``.to``'s input dtype
+    and device) are erased: under autocast their float32 expectation is wrong by design, and
+    ``move_to_device_pass`` already placed every tensor. The casts themselves stay.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        program = torch.export.load(str(path))
+        if device.type == "cuda":
+            from torch.export.passes import move_to_device_pass
+
+            program = move_to_device_pass(program, str(device))
+        module = program.module()
+    assert_metadata = torch.ops.aten._assert_tensor_metadata.default
+    graph = module.graph
+    for node in list(graph.nodes):
+        if node.op == "call_function" and node.target is assert_metadata and not node.users:
+            graph.erase_node(node)
+    graph.lint()
+    module.recompile()
+    return module
+
+
 class _Runner:
     """One exported program on one device: static inputs, optional CUDA graph."""
 
@@ -63,7 +88,7 @@ class _Runner:
 
     def _call(self) -> Any:
         if self.autocast:
-            with self.torch.autocast("cuda", dtype=self.torch.float16):
+            with self.torch.autocast("cuda", dtype=self.torch.float16, cache_enabled=False):
                 return self.module(*self.inputs)
         return self.module(*self.inputs)
 
@@ -123,9 +148,8 @@ class TorchEngine:
                 f"backend runs; re-export it with this rtpose version, or use the onnxruntime backend"
             )
         frame = torch.zeros(metadata.frame_shape, dtype=torch.uint8)
-        self._full = _Runner(
-            torch, self._load(Path(package_dir) / files.torch_program), [frame], self.device, options
-        )
+        module = self._load(Path(package_dir) / files.torch_program)
+        self._full = self._runner(module, [frame], "the full graph")
         self._instance: _Runner | None = None
         if instance_stage:
             if files.instance_torch_program is None:
@@ -135,23 +159,24 @@ class TorchEngine:
                 )
             centroids = torch.zeros((metadata.max_instances, 2), dtype=torch.float32)
             module = self._load(Path(package_dir) / files.instance_torch_program)
-            self._instance = _Runner(torch, module, [frame, centroids], self.device, options)
+            self._instance = self._runner(module, [frame, centroids], "the instance stage")
         self._closed = False
         self.infer(np.zeros(metadata.frame_shape, np.uint8))
 
     def _load(self, path: Path) -> Any:
-        torch = self._torch
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                program = torch.export.load(str(path))
-                if self.device.type == "cuda":
-                    from torch.export.passes import move_to_device_pass
-
-                    program = move_to_device_pass(program, str(self.device))
-                return program.module()
+            return load_program(self._torch, path, self.device)
         except Exception as error:
             raise ModelPackageError(f"torch cannot load {path}: {error}") from error
+
+    def _runner(self, module: Any, examples: list[Any], what: str) -> _Runner:
+        """A _Runner (warm-up runs, CUDA graph capture); its failures become EngineError."""
+        try:
+            return _Runner(self._torch, module, examples, self.device, self.options)
+        except Exception as error:
+            raise EngineError(
+                f"torch cannot run {what} on {self.device} ({self.options.precision}): {error}"
+            ) from error
 
     def describe(self) -> str:
         torch = self._torch
