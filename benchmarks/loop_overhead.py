@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from parts import PrerenderedCamera
 from report import append_result, heading
 
 from rtpose.camera.fly_scene import FlyScene
@@ -29,30 +30,6 @@ from rtpose.engine import DEMO_MODEL_DIR
 from rtpose.engine import load as load_engine
 from rtpose.record.reader import read_frames
 from rtpose.session import PartOverrides, RunOptions, run
-
-
-class PrerenderedCamera:
-    """Cycles through frames rendered beforehand: a grab costs one copy."""
-
-    def __init__(self, frames: np.ndarray) -> None:
-        self._frames = frames
-        self.frame_shape = tuple(frames.shape[1:])
-        self.nominal_fps = None
-        self._next = 0
-
-    def start(self) -> None:
-        self._next = 0
-
-    def grab_into(self, out: np.ndarray, timeout_s: float) -> tuple[int, int | None]:
-        np.copyto(out, self._frames[self._next % len(self._frames)])
-        self._next += 1
-        return self._next - 1, None
-
-    def stop(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class StoredPosesEngine:

@@ -4,7 +4,7 @@ The whole session (`rtpose.session.run`: grab thread, frame ring, identity, rule
 sim DAQ, record ring, the real recorder writing frames.bin, the ZeroMQ publisher, status and
 watchdog) runs with two benchmark-only parts so that the loop itself is what is soaked:
 `BenchmarkFixedPosesEngine` returns one fixed set of poses (no inference) and
-`BenchmarkCyclingCamera` copies one of a few pre-rendered frames per grab. Policy `every`, so the
+`PrerenderedCamera` copies one of a few pre-rendered frames per grab. Policy `every`, so the
 loop runs flat out and every frame is recorded.
 
 A sampler thread reads the process's resident memory (psutil if installed, else /proc/self/statm,
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from parts import PrerenderedCamera
 from report import RESULTS, append_result, heading
 
 from rtpose.camera.fly_scene import FlyScene
@@ -37,30 +38,6 @@ from rtpose.core.types import Poses
 from rtpose.engine import DEMO_MODEL_DIR
 from rtpose.record.reader import read_frame_dtype
 from rtpose.session import PartOverrides, RunOptions, run
-
-
-class BenchmarkCyclingCamera:
-    """Benchmark only: cycles through pre-rendered frames; a grab costs one 64 KiB copy."""
-
-    def __init__(self, frames: np.ndarray) -> None:
-        self._frames = frames
-        self.frame_shape = tuple(frames.shape[1:])
-        self.nominal_fps = None
-        self._next = 0
-
-    def start(self) -> None:
-        self._next = 0
-
-    def grab_into(self, out: np.ndarray, timeout_s: float) -> tuple[int, int | None]:
-        np.copyto(out, self._frames[self._next % len(self._frames)])
-        self._next += 1
-        return self._next - 1, None
-
-    def stop(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class BenchmarkFixedPosesEngine:
@@ -134,7 +111,7 @@ def soak(
     data["stream"]["address"] = "tcp://127.0.0.1:5598"
     config = parse_config(data)
     overrides = PartOverrides(
-        camera=BenchmarkCyclingCamera(rendered),
+        camera=PrerenderedCamera(rendered),
         engine=BenchmarkFixedPosesEngine(read_metadata(DEMO_MODEL_DIR), fixed_poses()),
     )
     sampler = MemorySampler(sample_s)

@@ -41,7 +41,7 @@ from rtpose.core.model_metadata import (
 )
 from rtpose.core.types import FloatArray, Poses
 from rtpose.engine.options import ORT_PROVIDERS, EngineOptions
-from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame
+from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame, poses_from_outputs
 
 GPU_WHEEL_HINT = "pip uninstall onnxruntime && pip install 'rtpose[gpu]' (onnxruntime-gpu)"
 
@@ -145,15 +145,7 @@ class OnnxRuntimeEngine:
             results = self._session.run(self._output_names, {INPUT_NAME: image})
         except Exception as error:
             raise EngineError(f"ONNX Runtime failed on a frame: {error}") from error
-        points, point_scores, instance_scores, valid, centroids = results[:5]
-        return Poses(
-            points=points,
-            point_scores=point_scores,
-            instance_scores=instance_scores,
-            valid=valid,
-            centroids=centroids,
-            class_probs=results[5] if len(results) > 5 else None,
-        )
+        return poses_from_outputs(results)
 
     def infer_instances(self, frame: npt.NDArray[np.uint8], centroids: FloatArray) -> InstanceStageResult:
         if self._session is None:

@@ -24,7 +24,7 @@ Poses own their arrays (nothing is overwritten by later frames).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +66,20 @@ class InstanceStageEngine(Engine, Protocol):
     def infer_instances(self, frame: npt.NDArray[np.uint8], centroids: FloatArray) -> InstanceStageResult:
         """Points for crops around ``centroids`` (K×2 float32 frame pixels; NaN = empty slot)."""
         ...
+
+
+def poses_from_outputs(results: list[Any]) -> Poses:
+    """The fused graph's outputs in package order (points, point_scores, instance_scores, valid,
+    centroids[, class_probs]) as ``Poses``; every backend returns its arrays this way."""
+    points, point_scores, instance_scores, valid, centroids = results[:5]
+    return Poses(
+        points=points,
+        point_scores=point_scores,
+        instance_scores=instance_scores,
+        valid=valid,
+        centroids=centroids,
+        class_probs=results[5] if len(results) > 5 else None,
+    )
 
 
 def check_centroids(centroids: FloatArray, metadata: ModelMetadata) -> FloatArray:

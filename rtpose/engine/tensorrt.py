@@ -61,7 +61,7 @@ from rtpose.core.types import FloatArray, Poses
 from rtpose.engine.cuda_runtime import CudaRuntime
 from rtpose.engine.options import EngineOptions
 from rtpose.engine.plan_cache import PlanCache, PlanKey
-from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame
+from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame, poses_from_outputs
 
 WORKSPACE_BYTES = 1 << 30
 TensorSpec = tuple[str, np.dtype[Any], tuple[int, ...]]
@@ -414,15 +414,7 @@ class TensorRtEngine:
             raise EngineError("the engine is closed; load the model again")
         image = check_frame(frame, self.metadata)
         results = self._full.run([image])
-        points, point_scores, instance_scores, valid, centroids = results[:5]
-        return Poses(
-            points=points,
-            point_scores=point_scores,
-            instance_scores=instance_scores,
-            valid=valid,
-            centroids=centroids,
-            class_probs=results[5] if len(results) > 5 else None,
-        )
+        return poses_from_outputs(results)
 
     def infer_instances(self, frame: npt.NDArray[np.uint8], centroids: FloatArray) -> InstanceStageResult:
         if self._closed:

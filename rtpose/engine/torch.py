@@ -30,7 +30,7 @@ from rtpose.core.extras import require
 from rtpose.core.model_metadata import ModelMetadata
 from rtpose.core.types import FloatArray, Poses
 from rtpose.engine.options import EngineOptions
-from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame
+from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame, poses_from_outputs
 
 
 def load_program(torch: Any, path: Path, device: Any) -> Any:
@@ -201,15 +201,7 @@ class TorchEngine:
             results = self._full.run([image])
         except Exception as error:
             raise EngineError(f"torch failed on a frame: {error}") from error
-        points, point_scores, instance_scores, valid, centroids = results[:5]
-        return Poses(
-            points=points,
-            point_scores=point_scores,
-            instance_scores=instance_scores,
-            valid=valid,
-            centroids=centroids,
-            class_probs=results[5] if len(results) > 5 else None,
-        )
+        return poses_from_outputs(results)
 
     def infer_instances(self, frame: npt.NDArray[np.uint8], centroids: FloatArray) -> InstanceStageResult:
         if self._closed:
