@@ -183,7 +183,8 @@ class TopDownModel(nn.Module):
 
     def frame_image(self, frame: torch.Tensor) -> torch.Tensor:
         """The (C, H, W) float32 image the stages work on: model channels, size-matched."""
-        return self._match_size(self.coerce_channels(frame.permute(2, 0, 1).to(torch.float32)))
+        # cast before the transpose: TensorRT 10 does not shuffle uint8 tensors on every version
+        return self._match_size(self.coerce_channels(frame.to(torch.float32).permute(2, 0, 1)))
 
     def _match_size(self, image: torch.Tensor) -> torch.Tensor:
         if self.size_match is None:
