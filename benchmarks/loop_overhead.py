@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from parts import PrerenderedCamera
+from parts import PrerenderedCamera, run_demo
 from report import append_result, heading
 
 from rtpose.camera.fly_scene import FlyScene
@@ -85,16 +85,7 @@ def measure_overhead(frames: int) -> dict[str, float]:
 
 def measure_demo(seconds: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
-        result = run(
-            load_config(demo_config_path()),
-            RunOptions(
-                config_dir=demo_config_path().parent,
-                out=Path(folder) / "run",
-                seconds=seconds,
-                show_status=False,
-            ),
-        )
-    return result.summary
+        return run_demo(load_config(demo_config_path()), Path(folder) / "run", seconds)
 
 
 def main() -> int:

@@ -5,7 +5,20 @@ Benchmarks run as scripts (`python benchmarks/NAME.py`), so they import this as 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
+
+from rtpose.cli import demo_config_path
+from rtpose.core.config import RigConfig
+from rtpose.session import RunOptions, run
+
+
+def run_demo(config: RigConfig, out: Path, seconds: float) -> dict[str, Any]:
+    """Run ``config`` (the demo's, possibly changed) for ``seconds`` quietly; its summary."""
+    options = RunOptions(config_dir=demo_config_path().parent, out=out, seconds=seconds, show_status=False)
+    return run(config, options).summary
 
 
 class PrerenderedCamera:

@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from parts import run_demo
 from report import append_result, heading
 
 from rtpose.camera.fly_scene import FlyScene
 from rtpose.cli import demo_config_path
 from rtpose.core.config import load_config, parse_config
 from rtpose.record.video import VideoRecorder
-from rtpose.session import RunOptions, run
 
 
 def frames_of(size: int, count: int) -> np.ndarray:
@@ -62,16 +62,7 @@ def demo(seconds: float, video: bool, folder: Path) -> dict[str, object]:
     data = load_config(demo_config_path()).model_dump(mode="json")
     data["record"]["video"] = video
     data["stream"]["address"] = "tcp://127.0.0.1:5597"
-    result = run(
-        parse_config(data),
-        RunOptions(
-            config_dir=demo_config_path().parent,
-            out=folder / f"demo-{video}",
-            seconds=seconds,
-            show_status=False,
-        ),
-    )
-    return result.summary
+    return run_demo(parse_config(data), folder / f"demo-{video}", seconds)
 
 
 def main() -> int:
