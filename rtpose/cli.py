@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from importlib import resources
@@ -61,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path, nargs="?", help="rig config to check")
     check.add_argument("--show-demo", action="store_true", help="print the demo's config (a template)")
     _add_bench_parser(commands)
+    backends = commands.add_parser(
+        "backends",
+        help="which engine backends this machine can run (driver, CUDA, TensorRT, torch, ONNX Runtime)",
+        description=(
+            "Lists the NVIDIA driver, cuda-python, TensorRT, torch and ONNX Runtime found here, their "
+            'versions and problems (each with its fix), and which backend model.backend = "auto" '
+            "picks and why. Starts nothing; safe on any machine."
+        ),
+    )
+    backends.add_argument("--json", type=Path, metavar="OUT", help="also write the findings as JSON")
     commands.add_parser(
         "export",
         help="export models to rtpose model packages (`rtpose export demo --help`); needs rtpose[export]",
@@ -89,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             return _convert(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "backends":
+            return _backends(args)
     except RtposeError as error:
         print(f"rtpose: {error}", file=sys.stderr)
         return 2
@@ -239,6 +252,16 @@ def _export(argv: list[str]) -> int:
         return 2
     code: int = export_main(argv)
     return code
+
+
+def _backends(args: argparse.Namespace) -> int:
+    from rtpose.engine.inventory import format_inventory, take_inventory
+
+    inventory = take_inventory()
+    print(format_inventory(inventory))
+    if args.json is not None:
+        args.json.write_text(json.dumps(inventory.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ class cudaError_t(enum.IntEnum):
     cudaSuccess = 0
     cudaErrorInvalidValue = 1
     cudaErrorMemoryAllocation = 2
+    cudaErrorInsufficientDriver = 35
     cudaErrorNoDevice = 100
     cudaErrorInvalidDevice = 101
     cudaErrorStreamCaptureUnsupported = 900
@@ -75,21 +76,28 @@ class FakeCudaState:
     # call name -> (successes left, the error it then returns, every time)
     fail_after: dict[str, tuple[int, cudaError_t]] = field(default_factory=dict)
     invalidated: set[int] = field(default_factory=set)
+    driver_version: int = 13000  # CUDA version the driver supports (0: no driver)
+    runtime_version: int = 13040  # CUDA version "cuda-python" is built for
 
 
 STATE = FakeCudaState()
 
 
-def reset(devices: list[tuple[str, int, int]] | None = None) -> FakeCudaState:
+def reset(devices: list[tuple[str, int, int]] | None = None, driver_version: int = 13000) -> FakeCudaState:
     global STATE
-    STATE = FakeCudaState() if devices is None else FakeCudaState(devices=devices)
+    STATE = FakeCudaState(driver_version=driver_version)
+    if devices is not None:
+        STATE.devices = devices
     return STATE
 
 
-def install(monkeypatch: Any, devices: list[tuple[str, int, int]] | None = None) -> FakeCudaState:
-    """Put this fake in sys.modules as cuda.bindings.runtime (undone by pytest's monkeypatch)."""
+def install(
+    monkeypatch: Any, devices: list[tuple[str, int, int]] | None = None, driver_version: int = 13000
+) -> FakeCudaState:
+    """Put this fake in sys.modules as cuda.bindings.runtime (undone by pytest's monkeypatch).
+    ``driver_version``: the CUDA version the fake driver supports (0: no driver installed)."""
     monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", sys.modules[__name__])
-    return reset(devices)
+    return reset(devices, driver_version)
 
 
 def enqueue(stream: Any, work: Callable[[], None]) -> None:
@@ -122,8 +130,18 @@ def _handle() -> int:
     return STATE.next_handle
 
 
+def cudaDriverGetVersion() -> tuple[cudaError_t, int]:
+    return cudaError_t.cudaSuccess, STATE.driver_version
+
+
+def cudaRuntimeGetVersion() -> tuple[cudaError_t, int]:
+    return cudaError_t.cudaSuccess, STATE.runtime_version
+
+
 def cudaGetDeviceCount() -> tuple[cudaError_t, int]:
     STATE.calls["cudaGetDeviceCount"] += 1
+    if STATE.driver_version == 0 or STATE.driver_version // 1000 < STATE.runtime_version // 1000:
+        return cudaError_t.cudaErrorInsufficientDriver, 0
     if not STATE.devices:
         return cudaError_t.cudaErrorNoDevice, 0
     return cudaError_t.cudaSuccess, len(STATE.devices)
@@ -143,33 +161,33 @@ def cudaGetErrorName(error: cudaError_t) -> tuple[cudaError_t, bytes]:
     return cudaError_t.cudaSuccess, cudaError_t(error).name.encode()
 
 
-def cudaMalloc(nbytes: int) -> tuple[cudaError_t, int]:
+def cudaMalloc(size: int) -> tuple[cudaError_t, int]:
     error = _failure("cudaMalloc")
     if error is not None:
         return error, 0
-    buffer = ctypes.create_string_buffer(nbytes)
+    buffer = ctypes.create_string_buffer(size)
     STATE.buffers[ctypes.addressof(buffer)] = buffer
     STATE.calls["cudaMalloc"] += 1
     return cudaError_t.cudaSuccess, ctypes.addressof(buffer)
 
 
-def cudaFree(pointer: int) -> tuple[cudaError_t]:
-    if STATE.buffers.pop(pointer, None) is None:
+def cudaFree(devPtr: int) -> tuple[cudaError_t]:
+    if STATE.buffers.pop(devPtr, None) is None:
         return (cudaError_t.cudaErrorInvalidValue,)
     return (cudaError_t.cudaSuccess,)
 
 
-def cudaMallocHost(nbytes: int) -> tuple[cudaError_t, int]:
+def cudaMallocHost(size: int) -> tuple[cudaError_t, int]:
     error = _failure("cudaMallocHost")
     if error is not None:
         return error, 0
-    buffer = ctypes.create_string_buffer(nbytes)
+    buffer = ctypes.create_string_buffer(size)
     STATE.host_buffers[ctypes.addressof(buffer)] = buffer
     return cudaError_t.cudaSuccess, ctypes.addressof(buffer)
 
 
-def cudaFreeHost(pointer: int) -> tuple[cudaError_t]:
-    if STATE.host_buffers.pop(pointer, None) is None:
+def cudaFreeHost(ptr: int) -> tuple[cudaError_t]:
+    if STATE.host_buffers.pop(ptr, None) is None:
         return (cudaError_t.cudaErrorInvalidValue,)
     return (cudaError_t.cudaSuccess,)
 
@@ -186,10 +204,10 @@ def cudaStreamDestroy(stream: cudaStream_t) -> tuple[cudaError_t]:
 
 
 def cudaMemcpyAsync(
-    dst: int, src: int, nbytes: int, kind: cudaMemcpyKind, stream: cudaStream_t
+    dst: int, src: int, count: int, kind: cudaMemcpyKind, stream: cudaStream_t
 ) -> tuple[cudaError_t]:
     STATE.calls[f"cudaMemcpyAsync:{cudaMemcpyKind(kind).name}"] += 1
-    enqueue(stream, lambda: ctypes.memmove(dst, src, nbytes))
+    enqueue(stream, lambda: ctypes.memmove(dst, src, count))
     return (cudaError_t.cudaSuccess,)
 
 
@@ -227,15 +245,15 @@ def cudaGraphInstantiate(graph: int, flags: int) -> tuple[cudaError_t, int]:
     return cudaError_t.cudaSuccess, handle
 
 
-def cudaGraphLaunch(executable: int, stream: cudaStream_t) -> tuple[cudaError_t]:
+def cudaGraphLaunch(graphExec: int, stream: cudaStream_t) -> tuple[cudaError_t]:
     STATE.calls["cudaGraphLaunch"] += 1
-    for work in STATE.graphs[executable]:
+    for work in STATE.graphs[graphExec]:
         enqueue(stream, work)
     return (cudaError_t.cudaSuccess,)
 
 
-def cudaGraphExecDestroy(executable: int) -> tuple[cudaError_t]:
-    STATE.graphs.pop(executable, None)
+def cudaGraphExecDestroy(graphExec: int) -> tuple[cudaError_t]:
+    STATE.graphs.pop(graphExec, None)
     return (cudaError_t.cudaSuccess,)
 
 

@@ -77,6 +77,20 @@ def test_no_gpu_says_which_backend_to_use(monkeypatch: pytest.MonkeyPatch) -> No
         load("demo", "tensorrt")
 
 
+def test_a_driver_older_than_cuda_python_says_which_packages_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_tensorrt.install(monkeypatch)
+    state = fake_cuda_runtime.install(monkeypatch, driver_version=12040)
+    assert state.runtime_version // 1000 == 13
+    with pytest.raises(EngineError) as raised:
+        load("demo", "tensorrt")
+    message = str(raised.value)
+    assert "the NVIDIA driver supports CUDA up to 12.4" in message
+    assert "built for CUDA 13.4" in message
+    assert "pip install 'cuda-python==12.*' 'tensorrt-cu12'" in message
+
+
 def test_tensorrt_gives_the_onnx_graphs_poses(fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path) -> None:
     frame = _demo_frame()
     reference = load("demo", "onnxruntime").infer(frame)

@@ -6,6 +6,13 @@ NVIDIA driver must be installed for any call to succeed). cuda-python 12.6+ has 
 
 Every cuda-python call returns a tuple whose first item is the error code; ``_check`` turns a
 failure into EngineError naming the call and CUDA's error name.
+
+cuda-python is built for one CUDA major version (12.x or 13.x) and runs only on a driver that
+supports it; without a driver, or with an older one, every call fails with
+cudaErrorInsufficientDriver. ``no_gpu_reason`` tells these apart (``cudaDriverGetVersion`` is 0
+without a driver) and says which cuda-python (and TensorRT wheels) the driver needs. Checked
+against the real cuda-python 12.9 and 13.4 on a machine without a driver
+(tests/test_engine_cuda_python.py).
 """
 
 from __future__ import annotations
@@ -33,6 +40,39 @@ def import_cudart() -> Any:
     )
 
 
+def cuda_version_text(version: int) -> str:
+    """CUDA's integer version (1000 * major + 10 * minor) as "major.minor"."""
+    return f"{version // 1000}.{version % 1000 // 10}"
+
+
+def driver_and_runtime_versions(cudart: Any) -> tuple[int, int]:
+    """(the CUDA version the driver supports, 0 without a driver; the CUDA version cuda-python is
+    built for). Both calls work without a GPU."""
+    driver = cudart.cudaDriverGetVersion()
+    runtime = cudart.cudaRuntimeGetVersion()
+    success = cudart.cudaError_t.cudaSuccess
+    return (
+        int(driver[1]) if driver[0] == success else 0,
+        int(runtime[1]) if runtime[0] == success else 0,
+    )
+
+
+def no_gpu_reason(cudart: Any, error: EngineError) -> str:
+    """Why CUDA found no GPU, in words a rig user can act on."""
+    driver, runtime = driver_and_runtime_versions(cudart)
+    if driver == 0:
+        return f"no NVIDIA driver was found ({error}); install NVIDIA's driver for this GPU"
+    if runtime and driver // 1000 < runtime // 1000:
+        major = driver // 1000
+        return (
+            f"the NVIDIA driver supports CUDA up to {cuda_version_text(driver)}, but the installed "
+            f"cuda-python is built for CUDA {cuda_version_text(runtime)} ({error}). Install the "
+            f"packages for CUDA {major}: pip install 'cuda-python=={major}.*' 'tensorrt-cu{major}', "
+            f"or update the driver"
+        )
+    return f"{error} (driver CUDA {cuda_version_text(driver)}, cuda-python CUDA {cuda_version_text(runtime)})"
+
+
 class CudaRuntime:
     """One CUDA device: its description, memory, a private stream, graph capture."""
 
@@ -43,8 +83,8 @@ class CudaRuntime:
             count = self._check(self.cudart.cudaGetDeviceCount(), "cudaGetDeviceCount")
         except EngineError as error:
             raise EngineError(
-                f"no usable CUDA GPU ({error}); the tensorrt backend needs an NVIDIA GPU and driver. "
-                f'Use model.backend = "onnxruntime" (or "auto") on this machine'
+                f"no usable CUDA GPU: {no_gpu_reason(self.cudart, error)}. The tensorrt backend needs "
+                f'an NVIDIA GPU and driver; without them use model.backend = "onnxruntime" (or "auto")'
             ) from None
         if device >= count:
             raise EngineError(f"CUDA device {device} does not exist: this machine has {count} GPU(s)")

@@ -1,7 +1,7 @@
 """ONNX Runtime backend: runs a package's ``model.onnx`` on the CPU, CUDA or TensorRT provider.
 
 Install: ``pip install 'rtpose[onnx]'`` (the ``onnxruntime`` wheel, CPU only). On GPU machines
-``onnxruntime-gpu`` (``rtpose[gpu]``) brings the CUDA and TensorRT execution providers instead; the
+``onnxruntime-gpu`` (``rtpose[onnx-gpu]``) brings the CUDA and TensorRT execution providers instead; the
 two wheels must not be installed together (they share the ``onnxruntime`` module).
 
 Providers: ``EngineOptions.providers`` names them in order of preference (``cpu``, ``cuda``,
@@ -43,7 +43,7 @@ from rtpose.core.types import FloatArray, Poses
 from rtpose.engine.options import ORT_PROVIDERS, EngineOptions
 from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame, poses_from_outputs
 
-GPU_WHEEL_HINT = "pip uninstall onnxruntime && pip install 'rtpose[gpu]' (onnxruntime-gpu)"
+GPU_WHEEL_HINT = "pip uninstall -y onnxruntime && pip install 'rtpose[onnx-gpu]' (onnxruntime-gpu)"
 
 
 def choose_providers(requested: tuple[str, ...], available: list[str]) -> list[str]:
