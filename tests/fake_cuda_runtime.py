@@ -8,7 +8,10 @@ when the instantiated graph is launched, as on a GPU. ``STATE`` counts calls and
 allocations for assertions. ``STATE.fail_after`` makes a call fail as on a GPU (out of memory,
 capture not supported) after a number of successes. Work that breaks a capture
 (``invalidate_capture``) makes ``cudaStreamEndCapture`` fail with
-cudaErrorStreamCaptureInvalidated and end the capture, as CUDA does. Never used by production
+cudaErrorStreamCaptureInvalidated and end the capture, as CUDA does; failures also set the
+last error (``cudaGetLastError`` returns and resets it). The current device is per thread, as in
+CUDA: copies and graph launches on a stream of another device fail
+(cudaErrorInvalidResourceHandle). Never used by production
 code; ``install`` puts it in sys.modules.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +34,7 @@ class cudaError_t(enum.IntEnum):
     cudaErrorInsufficientDriver = 35
     cudaErrorNoDevice = 100
     cudaErrorInvalidDevice = 101
+    cudaErrorInvalidResourceHandle = 400
     cudaErrorStreamCaptureUnsupported = 900
     cudaErrorStreamCaptureInvalidated = 901
 
@@ -77,6 +82,9 @@ class FakeCudaState:
     fail_after: dict[str, tuple[int, cudaError_t]] = field(default_factory=dict)
     invalidated: set[int] = field(default_factory=set)
     driver_version: int = 13000  # CUDA version the driver supports (0: no driver)
+    last_error: cudaError_t = cudaError_t.cudaSuccess  # what cudaGetLastError returns (and resets)
+    stream_devices: dict[int, int] = field(default_factory=dict)  # stream -> the device it belongs to
+    current_device: threading.local = field(default_factory=threading.local)  # per thread, as in CUDA
     runtime_version: int = 13040  # CUDA version "cuda-python" is built for
 
 
@@ -112,6 +120,16 @@ def enqueue(stream: Any, work: Callable[[], None]) -> None:
 def invalidate_capture(stream: Any) -> None:
     """What CUDA does when work that cannot be captured is issued on a capturing stream."""
     STATE.invalidated.add(int(stream))
+    STATE.last_error = cudaError_t.cudaErrorStreamCaptureInvalidated
+
+
+def device_of_this_thread() -> int:
+    return int(getattr(STATE.current_device, "index", 0))
+
+
+def wrong_device(stream: Any) -> bool:
+    """Work for a stream of another device than this thread's current one (CUDA refuses it)."""
+    return STATE.stream_devices.get(int(stream), 0) != device_of_this_thread()
 
 
 def _failure(call: str) -> cudaError_t | None:
@@ -122,6 +140,7 @@ def _failure(call: str) -> cudaError_t | None:
     if left > 0:
         STATE.fail_after[call] = (left - 1, error)
         return None
+    STATE.last_error = error
     return error
 
 
@@ -148,8 +167,16 @@ def cudaGetDeviceCount() -> tuple[cudaError_t, int]:
 
 
 def cudaSetDevice(device: int) -> tuple[cudaError_t]:
-    ok = 0 <= device < len(STATE.devices)
-    return (cudaError_t.cudaSuccess if ok else cudaError_t.cudaErrorInvalidDevice,)
+    STATE.calls["cudaSetDevice"] += 1
+    if not 0 <= device < len(STATE.devices):
+        return (cudaError_t.cudaErrorInvalidDevice,)
+    STATE.current_device.index = device
+    return (cudaError_t.cudaSuccess,)
+
+
+def cudaGetLastError() -> tuple[cudaError_t]:
+    error, STATE.last_error = STATE.last_error, cudaError_t.cudaSuccess
+    return (error,)
 
 
 def cudaGetDeviceProperties(device: int) -> tuple[cudaError_t, cudaDeviceProp]:
@@ -195,6 +222,7 @@ def cudaFreeHost(ptr: int) -> tuple[cudaError_t]:
 def cudaStreamCreateWithFlags(flags: int) -> tuple[cudaError_t, cudaStream_t]:
     handle = _handle()
     STATE.streams[handle] = None
+    STATE.stream_devices[handle] = device_of_this_thread()
     return cudaError_t.cudaSuccess, cudaStream_t(handle)
 
 
@@ -207,6 +235,8 @@ def cudaMemcpyAsync(
     dst: int, src: int, count: int, kind: cudaMemcpyKind, stream: cudaStream_t
 ) -> tuple[cudaError_t]:
     STATE.calls[f"cudaMemcpyAsync:{cudaMemcpyKind(kind).name}"] += 1
+    if wrong_device(stream):
+        return (cudaError_t.cudaErrorInvalidResourceHandle,)
     enqueue(stream, lambda: ctypes.memmove(dst, src, count))
     return (cudaError_t.cudaSuccess,)
 
@@ -247,6 +277,8 @@ def cudaGraphInstantiate(graph: int, flags: int) -> tuple[cudaError_t, int]:
 
 def cudaGraphLaunch(graphExec: int, stream: cudaStream_t) -> tuple[cudaError_t]:
     STATE.calls["cudaGraphLaunch"] += 1
+    if wrong_device(stream):
+        return (cudaError_t.cudaErrorInvalidResourceHandle,)
     for work in STATE.graphs[graphExec]:
         enqueue(stream, work)
     return (cudaError_t.cudaSuccess,)

@@ -8,7 +8,9 @@ returning host memory or None), ``OnnxParser`` (``parse``, ``num_errors``, ``get
 ``ICudaEngine`` (tensors by name: ``num_io_tensors``, ``get_tensor_name``, ``get_tensor_mode``,
 ``get_tensor_shape``, ``get_tensor_dtype``) and ``IExecutionContext`` (``set_tensor_address``,
 ``execute_async_v3`` on a stream handle). There is no ``BuilderFlag.FP16`` (TensorRT 11 removed
-it; rtpose must not need it).
+it; rtpose must not need it). ``install(version="11...")`` gives TensorRT 11's creation flags
+(STRONGLY_TYPED = 0, ignored: always strongly typed; no EXPLICIT_BATCH); 10.x has
+STRONGLY_TYPED = 1. ``last_build`` says how the last engine was built.
 
 The "plan" is a header naming this fake's version plus the ONNX bytes; executing it runs the ONNX
 graph in ONNX Runtime on the fake device memory of tests/fake_cuda_runtime.py, queued on the
@@ -31,6 +33,7 @@ import onnxruntime as ort
 __version__ = "10.13.0"
 PLAN_MAGIC = b"FAKE-TRT-PLAN\n"
 calls: Counter[str] = Counter()
+last_build: dict[str, bool] = {}  # how the last engine was built: strongly_typed, tf32
 refuse_capture = False  # True: execute_async_v3 fails on a capturing stream (and breaks the capture)
 
 
@@ -40,7 +43,10 @@ def install(monkeypatch: Any, version: str = "10.13.0") -> Any:
     monkeypatch.setitem(sys.modules, "tensorrt", module)
     monkeypatch.setattr(module, "__version__", version)
     monkeypatch.setattr(module, "refuse_capture", False)
+    flags = NetworkDefinitionCreationFlag11 if version.startswith("11.") else NetworkDefinitionCreationFlag10
+    monkeypatch.setattr(module, "NetworkDefinitionCreationFlag", flags)
     calls.clear()
+    last_build.clear()
     return module
 
 
@@ -51,14 +57,20 @@ class Logger:
         self.min_severity = min_severity
 
 
-class NetworkDefinitionCreationFlag(enum.IntEnum):
-    EXPLICIT_BATCH = 0
+class NetworkDefinitionCreationFlag10(enum.IntEnum):  # TensorRT 10.x
+    EXPLICIT_BATCH = 0  # deprecated, ignored
     STRONGLY_TYPED = 1
 
 
+class NetworkDefinitionCreationFlag11(enum.IntEnum):  # TensorRT 11.x: always strongly typed
+    STRONGLY_TYPED = 0  # deprecated, ignored
+
+
+NetworkDefinitionCreationFlag: type[enum.IntEnum] = NetworkDefinitionCreationFlag10
+
+
 class BuilderFlag(enum.IntEnum):  # no FP16: TensorRT 11 removed it
-    TF32 = 7
-    STRICT_TYPES = 11
+    TF32 = 6
 
 
 class MemoryPoolType(enum.IntEnum):
@@ -78,6 +90,7 @@ class DataType(enum.IntEnum):
     INT32 = 3
     BOOL = 4
     UINT8 = 5
+    BF16 = 7  # no numpy equivalent: nptype raises TypeError, as TensorRT's does
     INT64 = 8
 
 
@@ -101,6 +114,8 @@ _ORT_TYPES = {
 
 
 def nptype(dtype: DataType) -> type:
+    if DataType(dtype) not in _NUMPY:
+        raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
     return _NUMPY[DataType(dtype)]
 
 
@@ -195,10 +210,11 @@ class Builder:
             for step in range(2):
                 monitor.step_complete("Building engine", step)  # type: ignore[attr-defined]
             monitor.phase_finish("Building engine")  # type: ignore[attr-defined]
-        header = {
-            "version": __version__,
-            "strongly_typed": bool(network.flags >> NetworkDefinitionCreationFlag.STRONGLY_TYPED & 1),
-        }
+        strongly_typed = NetworkDefinitionCreationFlag is NetworkDefinitionCreationFlag11 or bool(
+            network.flags >> NetworkDefinitionCreationFlag10.STRONGLY_TYPED & 1
+        )
+        last_build.update(strongly_typed=strongly_typed, tf32=config.get_flag(BuilderFlag.TF32))
+        header = {"version": __version__, "strongly_typed": strongly_typed}
         return IHostMemory(PLAN_MAGIC + json.dumps(header).encode() + b"\n" + network.onnx)
 
 
@@ -262,6 +278,10 @@ class IExecutionContext:
         calls["execute_async_v3"] += 1
         if set(self.addresses) != set(engine_names(self.engine)):
             return False  # TensorRT: every I/O tensor needs an address
+        if fake_cuda_runtime.STATE.last_error != fake_cuda_runtime.cudaError_t.cudaSuccess:
+            return False  # TensorRT checks CUDA's last error after its launches: a stale one fails it
+        if fake_cuda_runtime.wrong_device(stream_handle):
+            return False  # kernels launched on a stream of another device than the current one
         stream = fake_cuda_runtime.cudaStream_t(stream_handle)
         if refuse_capture and fake_cuda_runtime.STATE.streams.get(stream_handle) is not None:
             fake_cuda_runtime.invalidate_capture(stream)  # e.g. a plugin that synchronizes

@@ -45,7 +45,7 @@ def test_this_machine_is_described_as_it_is(tmp_path: Path, capsys: pytest.Captu
             f"built for CUDA {major_minor // 1000}.{major_minor % 1000 // 10}"
         ]
     if not module_available("tensorrt"):
-        assert "pip install 'rtpose[gpu]'" in components["TensorRT"]["details"][0]
+        assert "pip install 'rtpose[gpu-cu13]'" in components["TensorRT"]["details"][0]
     if module_available("torch"):
         import torch
 

@@ -14,7 +14,7 @@ from rtpose.cli import main
 from rtpose.core.config import parse_config
 from rtpose.core.errors import ConfigError, EngineError
 from rtpose.engine import load, options
-from rtpose.engine.onnxruntime import OnnxRuntimeEngine, choose_providers
+from rtpose.engine.onnxruntime import OnnxRuntimeEngine, choose_providers, providers_on_device
 from rtpose.engine.options import EngineOptions, FastModeOptions, choose_backend, engine_options
 
 
@@ -110,6 +110,15 @@ def test_onnxruntime_providers_by_availability_or_explicit() -> None:
         choose_providers(("cuda",), ["CPUExecutionProvider"])
 
 
+def test_onnxruntime_gpu_providers_are_told_the_configured_gpu() -> None:
+    chosen = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert providers_on_device(chosen, 1) == [
+        ("TensorrtExecutionProvider", {"device_id": "1"}),
+        ("CUDAExecutionProvider", {"device_id": "1"}),
+        "CPUExecutionProvider",
+    ]
+
+
 def test_onnxruntime_session_gets_the_configured_threads() -> None:
     engine = load("demo", "onnxruntime", options=EngineOptions(threads=2, providers=("cpu",)))
     assert isinstance(engine, OnnxRuntimeEngine)
@@ -128,6 +137,7 @@ def test_config_model_section_becomes_engine_options(tmp_path: Path) -> None:
                 "cuda_graph": False,
                 "onnxruntime_providers": ["cuda", "cpu"],
                 "plan_cache": "plans",
+                "gpu": 1,
                 "fast_mode": {"enabled": True, "refresh_every_frames": 5, "min_instance_score": 0.4},
             }
         }
@@ -135,6 +145,7 @@ def test_config_model_section_becomes_engine_options(tmp_path: Path) -> None:
     made = engine_options(config.model, tmp_path)
     assert made.threads == 2 and made.precision == "fp16" and not made.cuda_graph
     assert made.providers == ("cuda", "cpu") and made.plan_cache_dir == tmp_path / "plans"
+    assert made.device == 1 and parse_config({}).model.gpu == 0
     assert made.fast_mode.enabled and made.fast_mode.refresh_every_frames == 5
     assert parse_config({}).model.backend == "auto" and not parse_config({}).model.fast_mode.enabled
     with pytest.raises(ConfigError, match=r"model\.backend"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_missing_cuda_python_names_the_install(monkeypatch: pytest.MonkeyPatch) 
     fake_tensorrt.install(monkeypatch)
     monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", None)
     monkeypatch.setitem(sys.modules, "cuda.cudart", None)
-    with pytest.raises(MissingExtraError, match=r"cuda-python.*rtpose\[gpu\]"):
+    with pytest.raises(MissingExtraError, match=r"cuda-python.*rtpose\[gpu-cu13\].*rtpose\[gpu-cu12\]"):
         load("demo", "tensorrt")
 
 
@@ -318,7 +319,50 @@ def test_a_plan_that_cannot_be_captured_runs_without_a_cuda_graph(
     reference = load("demo", "onnxruntime").infer(_demo_frame())
     np.testing.assert_allclose(engine.infer(_demo_frame()).points, reference.points, atol=1e-4)
     assert fakes.calls["cudaGraphLaunch"] == 0
+    assert fakes.last_error == fake_cuda_runtime.cudaError_t.cudaSuccess  # the capture's error cleared
     engine.close()
+    assert _nothing_held(fakes)
+
+
+@pytest.mark.parametrize("version", ["10.13.0", "11.4.0"])
+def test_engines_are_strongly_typed_without_tf32_on_tensorrt_10_and_11(
+    version: str, monkeypatch: pytest.MonkeyPatch, fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    """TensorRT 10 needs the STRONGLY_TYPED creation flag (bit 1); 11 renumbered it (bit 0,
+    ignored) and removed EXPLICIT_BATCH: the flag is looked up by name on both."""
+    fake_tensorrt.install(monkeypatch, version=version)
+    engine = _engine(tmp_path)
+    assert fake_tensorrt.last_build == {"strongly_typed": True, "tf32": False}
+    assert engine.infer(_demo_frame()).valid.sum() == 2
+    engine.close()
+
+
+def test_frames_on_another_thread_run_on_the_engines_gpu(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    """CUDA's current device is per thread: the loop's engine thread must select the engine's
+    GPU itself, or its copies and launches go to device 0's context and fail."""
+    fake_cuda_runtime.reset(devices=[("NVIDIA H200", 9, 0), ("NVIDIA H200", 9, 0)])
+    engine = _engine(tmp_path, device=1)
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(engine.infer(_demo_frame())))
+    worker.start()
+    worker.join()
+    assert len(results) == 1 and results[0].valid.sum() == 2  # type: ignore[attr-defined]
+    engine.close()
+
+
+def test_an_engine_tensor_without_a_numpy_type_is_a_package_error(
+    monkeypatch: pytest.MonkeyPatch, fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    real_dtype = fake_tensorrt.ICudaEngine.get_tensor_dtype
+
+    def bfloat16_points(engine: fake_tensorrt.ICudaEngine, name: str) -> fake_tensorrt.DataType:
+        return fake_tensorrt.DataType.BF16 if name == "points" else real_dtype(engine, name)
+
+    monkeypatch.setattr(fake_tensorrt.ICudaEngine, "get_tensor_dtype", bfloat16_points)
+    with pytest.raises(ModelPackageError, match=r"output 'points' should be float32 .*BF16.*re-export"):
+        _engine(tmp_path)
     assert _nothing_held(fakes)
 
 

@@ -176,6 +176,9 @@ class ModelConfig(_Section):
     """ONNX Runtime execution providers in order of preference; empty: CUDA if available, then CPU."""
     onnxruntime_spinning: bool = False
     """Let ONNX Runtime's worker threads spin while idle: less wake-up latency, a busy core each."""
+    gpu: int = Field(default=0, ge=0)
+    """CUDA device index for the GPU backends (tensorrt, torch, ONNX Runtime's GPU providers). CUDA
+    numbers GPUs fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID (nvidia-smi's order) is set."""
     plan_cache: str | None = None
     """Folder for cached TensorRT plans (relative to the config file); default ~/.cache/rtpose/tensorrt."""
     fast_mode: FastModeConfig = Field(default_factory=FastModeConfig)

@@ -1,8 +1,8 @@
 """The few CUDA runtime calls the TensorRT backend makes, through cuda-bindings (cuda-python).
 
-Install: ``pip install 'rtpose[gpu]'`` (``cuda-python``: wheels, no CUDA toolkit needed; the
-NVIDIA driver must be installed for any call to succeed). cuda-python 12.6+ has the module as
-``cuda.bindings.runtime``; older releases as ``cuda.cudart``: both are accepted.
+Install: ``pip install 'rtpose[gpu-cu13]'`` or ``gpu-cu12`` (``cuda-python``: wheels, no CUDA
+toolkit needed; the NVIDIA driver must be installed for any call to succeed). cuda-python 12.6+
+has the module as ``cuda.bindings.runtime``; older releases as ``cuda.cudart``: both are accepted.
 
 Every cuda-python call returns a tuple whose first item is the error code; ``_check`` turns a
 failure into EngineError naming the call and CUDA's error name.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy.typing as npt
 
 from rtpose.core.errors import EngineError, MissingExtraError
 from rtpose.engine.options import CUDA_PYTHON_MODULES as CUDA_MODULES
+from rtpose.engine.options import GPU_INSTALL_HINT
 
 
 def import_cudart() -> Any:
@@ -36,7 +38,7 @@ def import_cudart() -> Any:
             continue
     raise MissingExtraError(
         "the tensorrt backend makes its CUDA calls through cuda-python, which is not installed. "
-        "Install it with: pip install 'rtpose[gpu]'"
+        f"Install it with: {GPU_INSTALL_HINT}"
     )
 
 
@@ -89,10 +91,23 @@ class CudaRuntime:
         if device >= count:
             raise EngineError(f"CUDA device {device} does not exist: this machine has {count} GPU(s)")
         self._check(self.cudart.cudaSetDevice(device), "cudaSetDevice")
+        self._device_set_on = threading.local()  # CUDA's current device is per thread
+        self._device_set_on.done = True
         properties = self._check(self.cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
         name = properties.name
         self.name = (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).rstrip("\x00")
         self.compute_capability = f"{properties.major}.{properties.minor}"
+
+    def use_device_on_this_thread(self) -> None:
+        """Make this object's device current on the calling thread (once per thread): the loop
+        runs frames on its own thread, where CUDA would otherwise use device 0."""
+        if not getattr(self._device_set_on, "done", False):
+            self._check(self.cudart.cudaSetDevice(self.device), "cudaSetDevice")
+            self._device_set_on.done = True
+
+    def clear_last_error(self) -> None:
+        """Reset CUDA's last error on this thread (the error itself is not wanted)."""
+        self.cudart.cudaGetLastError()
 
     def _check(self, result: Any, call: str) -> Any:
         error, *values = result if isinstance(result, tuple) else (result,)

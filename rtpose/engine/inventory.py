@@ -16,6 +16,7 @@ from typing import Any
 from rtpose.engine.cuda_runtime import cuda_version_text, driver_and_runtime_versions
 from rtpose.engine.options import (
     CUDA_PYTHON_MODULES,
+    GPU_INSTALL_HINT,
     choose_backend,
     gpu_driver_present,
     module_available,
@@ -69,7 +70,7 @@ def cuda_python_component(driver: bool) -> tuple[Component, int]:
     module_name = next((name for name in CUDA_PYTHON_MODULES if module_available(name)), None)
     component = Component("cuda-python", module_name is not None)
     if module_name is None:
-        component.details.append("not installed: the tensorrt backend needs it (pip install 'rtpose[gpu]')")
+        component.details.append(f"not installed: the tensorrt backend needs it ({GPU_INSTALL_HINT})")
         return component, 0
     component.version = distribution_version("cuda-python", "cuda-bindings")
     cudart = importlib.import_module(module_name)
@@ -103,7 +104,7 @@ def tensorrt_component(driver_major: int) -> Component:
     flavours = installed_distributions("tensorrt-cu12", "tensorrt-cu13", "tensorrt-cu11")
     component = Component("TensorRT", module_available("tensorrt"))
     if not component.installed:
-        component.details.append("not installed: the tensorrt backend needs it (pip install 'rtpose[gpu]')")
+        component.details.append(f"not installed: the tensorrt backend needs it ({GPU_INSTALL_HINT})")
         return component
     component.version = distribution_version("tensorrt", *flavours) or "unknown"
     if flavours:

@@ -46,6 +46,12 @@ from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_f
 GPU_WHEEL_HINT = "pip uninstall -y onnxruntime && pip install 'rtpose[onnx-gpu]' (onnxruntime-gpu)"
 
 
+def providers_on_device(providers: list[str], device: int) -> list[str | tuple[str, dict[str, str]]]:
+    """``providers`` with the GPU ones told which CUDA device to use (model.gpu)."""
+    on_gpu = (ORT_PROVIDERS["cuda"], ORT_PROVIDERS["tensorrt"])
+    return [(name, {"device_id": str(device)}) if name in on_gpu else name for name in providers]
+
+
 def choose_providers(requested: tuple[str, ...], available: list[str]) -> list[str]:
     """ONNX Runtime provider names for ``requested`` short names (empty = by availability)."""
     if not requested:
@@ -113,7 +119,8 @@ class OnnxRuntimeEngine:
         session_options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
         session_options.add_session_config_entry("session.inter_op.allow_spinning", spinning)
         try:
-            return ort.InferenceSession(str(onnx_path), session_options, providers=self.providers)
+            providers = providers_on_device(self.providers, self.options.device)
+            return ort.InferenceSession(str(onnx_path), session_options, providers=providers)
         except Exception as error:  # ORT raises its own exception types, all bad-graph problems here
             raise ModelPackageError(f"ONNX Runtime cannot load {onnx_path}: {error}") from error
 

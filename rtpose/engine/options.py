@@ -32,6 +32,11 @@ WINDOWS_DRIVER_DLL = "nvcuda.dll"  # the CUDA driver NVIDIA's Windows driver put
 # cuda-python's runtime module: cuda.bindings.runtime from 12.6, cuda.cudart before. A bare
 # "cuda" package says nothing: other distributions use that namespace too.
 CUDA_PYTHON_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
+# TensorRT and cuda-python are built per CUDA major version; the driver decides which (docs/gpu.md).
+GPU_INSTALL_HINT = (
+    "pip install 'rtpose[gpu-cu13]' for a CUDA 13 driver, or 'rtpose[gpu-cu12]' for CUDA 12 "
+    "(nvidia-smi shows the driver's CUDA version)"
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ def engine_options(model: ModelConfig, config_dir: Path | None = None) -> Engine
         providers=tuple(model.onnxruntime_providers),
         spinning=model.onnxruntime_spinning,
         plan_cache_dir=plan_cache,
+        device=model.gpu,
         fast_mode=FastModeOptions(
             enabled=fast.enabled,
             refresh_every_frames=fast.refresh_every_frames,

@@ -1,9 +1,9 @@
 """TensorRT backend (the rig default where a GPU and TensorRT are present): the package's ONNX
 compiled into a TensorRT engine, run with static buffers on a private stream.
 
-Install: ``pip install tensorrt`` (NVIDIA's wheels, TensorRT 10.x or 11.x, matching the driver's
-CUDA major version) and ``pip install 'rtpose[gpu]'`` (cuda-python for the CUDA calls; pycuda is
-not used: it needs a CUDA toolkit to build).
+Install: ``pip install 'rtpose[gpu-cu13]'`` (or ``gpu-cu12``: NVIDIA's TensorRT 10.x/11.x wheels and
+cuda-python for the CUDA major version the driver supports; docs/gpu.md). pycuda is not used: it
+needs a CUDA toolkit to build. ``rtpose backends`` says what is installed and what is wrong.
 
 Quirks this file handles:
 - Builds take from seconds to minutes: progress is printed (TensorRT's ``IProgressMonitor``),
@@ -59,7 +59,7 @@ from rtpose.core.model_metadata import (
 )
 from rtpose.core.types import FloatArray, Poses
 from rtpose.engine.cuda_runtime import CudaRuntime
-from rtpose.engine.options import EngineOptions
+from rtpose.engine.options import GPU_INSTALL_HINT, EngineOptions
 from rtpose.engine.plan_cache import PlanCache, PlanKey
 from rtpose.engine.protocol import InstanceStageResult, check_centroids, check_frame, poses_from_outputs
 
@@ -78,8 +78,8 @@ def import_tensorrt() -> Any:
     except ImportError as error:
         raise MissingExtraError(
             "the tensorrt backend needs the Python package 'tensorrt', which is not installed. Install "
-            "NVIDIA's wheels (TensorRT 10 or 11 for the driver's CUDA version) and cuda-python with: "
-            'pip install tensorrt \'rtpose[gpu]\'; or use model.backend = "torch" or "onnxruntime"'
+            f"NVIDIA's wheels (TensorRT 10 or 11 for the driver's CUDA version) and cuda-python with: "
+            f'{GPU_INSTALL_HINT}; or use model.backend = "torch" or "onnxruntime"'
         ) from error
 
 
@@ -222,29 +222,40 @@ class _TrtGraph:
         try:
             cuda.begin_capture(self.stream)
         except EngineError as error:
-            report(f"CUDA graph capture failed ({error}); running without a CUDA graph")
+            self._run_without_graph(error, report)
             return
         try:
             self._enqueue()
         except EngineError as error:
             with contextlib.suppress(EngineError):  # end the broken capture; its error hides the cause
                 cuda.destroy_graph(*cuda.end_capture(self.stream))
-            report(f"CUDA graph capture failed ({error}); running without a CUDA graph")
+            self._run_without_graph(error, report)
             return
         try:
             self.graph = cuda.end_capture(self.stream)
         except EngineError as error:
-            report(f"CUDA graph capture failed ({error}); running without a CUDA graph")
-        if self.graph is None:  # the stream must still work, outside any capture
-            self._enqueue()
-            cuda.synchronize(self.stream)
+            self._run_without_graph(error, report)
+
+    def _run_without_graph(self, error: EngineError, report: Report) -> None:
+        """After a failed capture: clear CUDA's last error (TensorRT checks it after its kernel
+        launches, so a stale one would fail the next frame, as trtexec also guards against),
+        say so, and check that the stream runs a frame the plain way."""
+        self.cuda.clear_last_error()
+        report(f"CUDA graph capture failed ({error}); running without a CUDA graph")
+        self._enqueue()
+        self.cuda.synchronize(self.stream)
 
     def _check_tensors(self, trt: Any, source: str) -> None:
         found: dict[str, tuple[bool, Any, tuple[int, ...]]] = {}
         for index in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(index)
             is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name)))
+            dtype: Any
+            try:
+                dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name)))
+            except TypeError:  # bfloat16, fp8, int4: no numpy type (nptype raises), never rtpose's
+                trt_dtype = self.engine.get_tensor_dtype(name)
+                dtype = str(getattr(trt_dtype, "name", trt_dtype))
             found[name] = (is_input, dtype, tuple(int(size) for size in self.engine.get_tensor_shape(name)))
         wanted = {name: (True, dtype, shape) for name, dtype, shape in self.inputs}
         wanted.update({name: (False, dtype, shape) for name, dtype, shape in self.outputs})
@@ -276,6 +287,7 @@ class _TrtGraph:
             self.cuda.download(host, self.device[name], self.stream)
 
     def run(self, arrays: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
+        self.cuda.use_device_on_this_thread()
         for (name, _, _), array in zip(self.inputs, arrays, strict=True):
             self.cuda.upload(self.device[name], array, self.stream)
         if self.graph is not None:

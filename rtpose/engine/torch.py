@@ -73,7 +73,6 @@ class _Runner:
         self.graph: Any = None
         self.outputs: list[Any] = []
         if self.on_gpu:
-            self.host_inputs = [torch.empty_like(example, device="cpu").pin_memory() for example in examples]
             self.stream = torch.cuda.Stream(device)
             self.stream.wait_stream(torch.cuda.current_stream(device))  # the inputs were made there
             with torch.cuda.stream(self.stream), torch.inference_mode():
