@@ -13,9 +13,10 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 
@@ -185,7 +186,11 @@ class _Session:
         outputs = OutputController(self.daq, list(config.daq.outputs))
         watchdog = Watchdog(config.loop.stall_timeout_ms, outputs.all_off)  # thread-safe, latches off
         activity = [ActivityTracker("rule", self.rules.names), ActivityTracker("output", self.output_names)]
-        ring = FrameRing(self.camera.frame_shape, config.loop.frame_policy)
+        ring = FrameRing(
+            self.camera.frame_shape,
+            config.loop.frame_policy,
+            allocate=ring_allocator(self.engine, self.camera),
+        )
         grabber = GrabThread(self.camera, ring, tap=None if self.video is None else self.video.offer)
         channels: list[SideChannel] = []
         loop = HotLoop(
@@ -353,7 +358,10 @@ class _Session:
         closed_off = self._attempt("daq close", self.daq.close)
         if self.analog is not None:
             self._attempt("analog inputs close", self.analog.close)
-        self._attempt("engine close", self.engine.close)
+        if grab_stopped or not grabber.ring.external_buffers:
+            self._attempt("engine close", self.engine.close)
+        else:  # the engine owns the ring's pinned buffers, which a stuck grab thread may still write
+            self.cleanup_errors.append("engine: left open, its frame buffers are still the grab thread's")
         return bool(outputs_off and closed_off)
 
     def _analog_summary(self) -> dict[str, Any] | None:
@@ -454,6 +462,15 @@ class _Session:
             "cleanup_errors": self.cleanup_errors,
             "outputs_off_at_exit": bool(outputs_off),
         }
+
+
+def ring_allocator(engine: Engine, camera: Camera) -> Callable[[], np.ndarray] | None:
+    """The engine's ``pinned_frame_buffer`` for the frame ring, where a GPU engine has one and its
+    frames are the camera's (else None: plain buffers)."""
+    pinned = getattr(engine, "pinned_frame_buffer", None)
+    if pinned is None or tuple(engine.metadata.frame_shape) != tuple(camera.frame_shape):
+        return None
+    return cast("Callable[[], np.ndarray]", pinned)
 
 
 def _text(error: BaseException | None) -> str | None:

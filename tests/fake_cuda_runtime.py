@@ -235,6 +235,11 @@ def cudaMemcpyAsync(
     dst: int, src: int, count: int, kind: cudaMemcpyKind, stream: cudaStream_t
 ) -> tuple[cudaError_t]:
     STATE.calls[f"cudaMemcpyAsync:{cudaMemcpyKind(kind).name}"] += 1
+    if kind == cudaMemcpyKind.cudaMemcpyHostToDevice:
+        pinned = any(
+            start <= src < start + ctypes.sizeof(buffer) for start, buffer in STATE.host_buffers.items()
+        )
+        STATE.calls["upload from pinned memory" if pinned else "upload from pageable memory"] += 1
     if wrong_device(stream):
         return (cudaError_t.cudaErrorInvalidResourceHandle,)
     enqueue(stream, lambda: ctypes.memmove(dst, src, count))

@@ -20,6 +20,7 @@ pytest.importorskip("onnxruntime")
 
 import fake_cuda_runtime
 import fake_tensorrt
+from conftest import demo_test_config
 
 from rtpose.core.errors import EngineError, MissingExtraError, ModelPackageError
 from rtpose.core.model_metadata import read_metadata
@@ -27,6 +28,7 @@ from rtpose.engine import DEMO_MODEL_DIR, load, plan_cache
 from rtpose.engine.options import EngineOptions, FastModeOptions
 from rtpose.engine.plan_cache import PlanCache, PlanKey
 from rtpose.engine.tensorrt import TensorRtEngine
+from rtpose.session import RunOptions, run
 
 FRAME = np.random.default_rng(0).integers(0, 40, (256, 256, 1), dtype=np.uint8)
 
@@ -436,3 +438,18 @@ def test_an_unreadable_cached_plan_is_rebuilt_not_an_error(
     assert any("cannot be read" in m and "Permission denied" in m and "rebuilding" in m for m in messages)
     assert fake_tensorrt.calls["build_serialized_network"] == 2
     engine.close()
+
+
+def test_a_run_on_tensorrt_fills_pinned_ring_slots_and_uploads_every_frame_from_them(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    """The whole loop on the tensorrt backend (fakes): the frame ring is made of the engine's
+    pinned buffers, the camera writes into them and every frame is uploaded straight from them."""
+    config = demo_test_config(model={"backend": "tensorrt", "plan_cache": str(tmp_path / "plans")})
+    result = run(config, RunOptions(out=tmp_path / "run", seconds=1.5, show_status=False))
+    assert result.exit_code == 0, result.error
+    processed = result.summary["frames_processed"]
+    assert processed > 30
+    assert fakes.calls["upload from pageable memory"] == 0
+    assert fakes.calls["upload from pinned memory"] == processed
+    assert _nothing_held(fakes)  # the ring's pinned buffers were freed with the engine

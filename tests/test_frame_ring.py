@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 from rtpose.core.config import FramePolicy
@@ -65,3 +66,19 @@ def test_camera_failure_reaches_loop_and_close_stops_writer() -> None:
     ring.close()
     with pytest.raises(RingClosed):
         ring.acquire_write()
+
+
+def test_buffers_can_come_from_the_engine_and_must_fit_the_frames() -> None:
+    made: list[np.ndarray] = []
+
+    def allocate() -> np.ndarray:
+        made.append(np.zeros((4, 4, 1), np.uint8))
+        return made[-1]
+
+    ring = FrameRing((4, 4, 1), FramePolicy.LATEST, allocate=allocate)
+    assert len(made) == 3 and ring.external_buffers
+    _put(ring, 7)
+    taken = ring.take(0.1)
+    assert taken is not None and any(taken[1].image is buffer for buffer in made)
+    with pytest.raises(ValueError, match=r"C-contiguous uint8 \(4, 4, 1\), got uint8 \(4, 4\)"):
+        FrameRing((4, 4, 1), FramePolicy.LATEST, allocate=lambda: np.zeros((4, 4), np.uint8))

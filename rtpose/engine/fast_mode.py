@@ -76,6 +76,8 @@ class FastModeEngine:
         self._last_full_count: int | None = None
         self._count_changed = False
         self.counts: Counter[str] = Counter()
+        if hasattr(engine, "pinned_frame_buffer"):  # the session puts its frame ring there
+            self.pinned_frame_buffer = engine.pinned_frame_buffer
 
     @property
     def backend_name(self) -> str:

@@ -9,12 +9,17 @@ Two policies (``FramePolicy``):
 
 Ownership: a buffer is written only by the grab thread between ``acquire_write`` and
 ``publish``, and read only by the loop between ``take`` and ``release``.
+
+Buffers: plain numpy arrays, or arrays from ``allocate`` (the session passes a GPU engine's
+``pinned_frame_buffer``, so that the engine uploads each frame straight from page-locked memory:
+no host copy, full bus speed). Such buffers belong to the engine and live until it is closed.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,15 +28,33 @@ from rtpose.core.errors import CameraError
 from rtpose.core.types import GrabbedFrame
 
 
+def _checked(buffer: np.ndarray, frame_shape: tuple[int, int, int]) -> np.ndarray:
+    if buffer.shape != frame_shape or buffer.dtype != np.uint8 or not buffer.flags.c_contiguous:
+        raise ValueError(
+            f"a frame buffer must be C-contiguous uint8 {frame_shape}, got {buffer.dtype} {buffer.shape}"
+        )
+    return buffer
+
+
 class RingClosed(Exception):
     """The ring was closed: the grab thread should stop."""
 
 
 class FrameRing:
-    def __init__(self, frame_shape: tuple[int, int, int], policy: FramePolicy, slots: int = 8) -> None:
+    def __init__(
+        self,
+        frame_shape: tuple[int, int, int],
+        policy: FramePolicy,
+        slots: int = 8,
+        allocate: Callable[[], np.ndarray] | None = None,
+    ) -> None:
         self.policy = policy
         count = 3 if policy is FramePolicy.LATEST else max(slots, 2)
-        self._buffers = [np.zeros(frame_shape, np.uint8) for _ in range(count)]
+        self._buffers = [
+            _checked(allocate(), frame_shape) if allocate else np.zeros(frame_shape, np.uint8)
+            for _ in range(count)
+        ]
+        self.external_buffers = allocate is not None
         self._frames = [GrabbedFrame(0, buffer, 0) for buffer in self._buffers]
         self._free: deque[int] = deque(range(count))
         self._ready: deque[int] = deque()
