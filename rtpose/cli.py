@@ -260,7 +260,11 @@ def _backends(args: argparse.Namespace) -> int:
     inventory = take_inventory()
     print(format_inventory(inventory))
     if args.json is not None:
-        args.json.write_text(json.dumps(inventory.to_dict(), indent=2) + "\n", encoding="utf-8")
+        try:
+            args.json.write_text(json.dumps(inventory.to_dict(), indent=2) + "\n", encoding="utf-8")
+        except OSError as error:
+            print(f"rtpose backends: cannot write {args.json}: {error}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -26,7 +26,7 @@ from rtpose.config_check import check_config
 from rtpose.control.server import ControlServer
 from rtpose.control.wiring import start_control, status_snapshot
 from rtpose.core.clock import now_ns
-from rtpose.core.config import RigConfig
+from rtpose.core.config import FramePolicy, RigConfig
 from rtpose.core.errors import RtposeError, StageError
 from rtpose.core.frame_record import Event, frame_record_dtype
 from rtpose.core.model_metadata import ModelMetadata
@@ -186,11 +186,7 @@ class _Session:
         outputs = OutputController(self.daq, list(config.daq.outputs))
         watchdog = Watchdog(config.loop.stall_timeout_ms, outputs.all_off)  # thread-safe, latches off
         activity = [ActivityTracker("rule", self.rules.names), ActivityTracker("output", self.output_names)]
-        ring = FrameRing(
-            self.camera.frame_shape,
-            config.loop.frame_policy,
-            allocate=ring_allocator(self.engine, self.camera),
-        )
+        ring = build_frame_ring(self.engine, self.camera, config.loop.frame_policy)
         grabber = GrabThread(self.camera, ring, tap=None if self.video is None else self.video.offer)
         channels: list[SideChannel] = []
         loop = HotLoop(
@@ -246,6 +242,7 @@ class _Session:
                     watchdog,
                     status,
                     grabber,
+                    ring,
                     channels,
                     activity,
                     exit_reason,
@@ -320,6 +317,7 @@ class _Session:
         watchdog: Watchdog,
         status: StatusThread | None,
         grabber: GrabThread,
+        ring: FrameRing,
         channels: list[SideChannel],
         activity: list[ActivityTracker],
         exit_reason: str,
@@ -358,9 +356,12 @@ class _Session:
         closed_off = self._attempt("daq close", self.daq.close)
         if self.analog is not None:
             self._attempt("analog inputs close", self.analog.close)
-        if grab_stopped or not grabber.ring.external_buffers:
+        engine_frees_ring = ring.external_buffers and getattr(
+            self.engine, "frees_frame_buffers_on_close", False
+        )
+        if grab_stopped or not engine_frees_ring:
             self._attempt("engine close", self.engine.close)
-        else:  # the engine owns the ring's pinned buffers, which a stuck grab thread may still write
+        else:  # closing would free the ring's pinned buffers, which the stuck grab thread may still write
             self.cleanup_errors.append("engine: left open, its frame buffers are still the grab thread's")
         return bool(outputs_off and closed_off)
 
@@ -464,13 +465,21 @@ class _Session:
         }
 
 
-def ring_allocator(engine: Engine, camera: Camera) -> Callable[[], np.ndarray] | None:
-    """The engine's ``pinned_frame_buffer`` for the frame ring, where a GPU engine has one and its
-    frames are the camera's (else None: plain buffers)."""
+def build_frame_ring(engine: Engine, camera: Camera, policy: FramePolicy) -> FrameRing:
+    """The frame ring, in the engine's pinned memory where a GPU engine offers it for the camera's
+    frames (``pinned_frame_buffer``); in ordinary memory, with a warning, where that fails."""
     pinned = getattr(engine, "pinned_frame_buffer", None)
     if pinned is None or tuple(engine.metadata.frame_shape) != tuple(camera.frame_shape):
-        return None
-    return cast("Callable[[], np.ndarray]", pinned)
+        return FrameRing(camera.frame_shape, policy)
+    try:
+        return FrameRing(camera.frame_shape, policy, allocate=cast("Callable[[], np.ndarray]", pinned))
+    except Exception as error:  # e.g. out of page-locked memory: the run works, uploads are slower
+        print(
+            f"rtpose: frame buffers in ordinary memory, not the engine's pinned memory ({error}); "
+            f"frame uploads are slower",
+            file=sys.stderr,
+        )
+        return FrameRing(camera.frame_shape, policy)
 
 
 def _text(error: BaseException | None) -> str | None:

@@ -10,8 +10,8 @@ capture not supported) after a number of successes. Work that breaks a capture
 (``invalidate_capture``) makes ``cudaStreamEndCapture`` fail with
 cudaErrorStreamCaptureInvalidated and end the capture, as CUDA does; failures also set the
 last error (``cudaGetLastError`` returns and resets it). The current device is per thread, as in
-CUDA: copies and graph launches on a stream of another device fail
-(cudaErrorInvalidResourceHandle). Never used by production
+CUDA: kernels launched (by the TensorRT fake) on a stream of another device fail, as in CUDA
+(copies to such a stream are allowed, as in CUDA). Never used by production
 code; ``install`` puts it in sys.modules.
 """
 
@@ -128,7 +128,8 @@ def device_of_this_thread() -> int:
 
 
 def wrong_device(stream: Any) -> bool:
-    """Work for a stream of another device than this thread's current one (CUDA refuses it)."""
+    """Work for a stream of another device than this thread's current one (CUDA refuses kernel
+    launches there)."""
     return STATE.stream_devices.get(int(stream), 0) != device_of_this_thread()
 
 
@@ -174,12 +175,18 @@ def cudaSetDevice(device: int) -> tuple[cudaError_t]:
     return (cudaError_t.cudaSuccess,)
 
 
+def cudaGetDevice() -> tuple[cudaError_t, int]:
+    return cudaError_t.cudaSuccess, device_of_this_thread()
+
+
 def cudaGetLastError() -> tuple[cudaError_t]:
     error, STATE.last_error = STATE.last_error, cudaError_t.cudaSuccess
     return (error,)
 
 
-def cudaGetDeviceProperties(device: int) -> tuple[cudaError_t, cudaDeviceProp]:
+def cudaGetDeviceProperties(device: int) -> tuple[cudaError_t, cudaDeviceProp | None]:
+    if not 0 <= device < len(STATE.devices):
+        return cudaError_t.cudaErrorInvalidDevice, None
     name, major, minor = STATE.devices[device]
     return cudaError_t.cudaSuccess, cudaDeviceProp(name.encode() + b"\x00" * 8, major, minor)
 
@@ -240,8 +247,6 @@ def cudaMemcpyAsync(
             start <= src < start + ctypes.sizeof(buffer) for start, buffer in STATE.host_buffers.items()
         )
         STATE.calls["upload from pinned memory" if pinned else "upload from pageable memory"] += 1
-    if wrong_device(stream):
-        return (cudaError_t.cudaErrorInvalidResourceHandle,)
     enqueue(stream, lambda: ctypes.memmove(dst, src, count))
     return (cudaError_t.cudaSuccess,)
 
@@ -282,8 +287,6 @@ def cudaGraphInstantiate(graph: int, flags: int) -> tuple[cudaError_t, int]:
 
 def cudaGraphLaunch(graphExec: int, stream: cudaStream_t) -> tuple[cudaError_t]:
     STATE.calls["cudaGraphLaunch"] += 1
-    if wrong_device(stream):
-        return (cudaError_t.cudaErrorInvalidResourceHandle,)
     for work in STATE.graphs[graphExec]:
         enqueue(stream, work)
     return (cudaError_t.cudaSuccess,)

@@ -2,8 +2,8 @@
 on a machine without an NVIDIA driver: every call it makes exists with the arguments it passes,
 failures come back as errors naming the call and CUDA's error, a missing or too old driver is
 explained, and the fake (tests/fake_cuda_runtime.py) has the real module's names, signatures and
-error codes, so that the tests that run on it mean something. A GPU machine skips these (its
-driver answers differently); tests/test_engine_contract.py covers it there.
+error codes, so that the tests that run on it mean something. The tests of CUDA's answers
+without a driver are skipped on a GPU machine; tests/test_engine_contract.py covers it there.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rtpose.engine import cuda_runtime
+from rtpose.engine import cuda_runtime, inventory
 from rtpose.engine.options import gpu_driver_present
 
 cudart = pytest.importorskip("cuda.bindings.runtime")
-pytestmark = pytest.mark.skipif(
-    gpu_driver_present(), reason="checks cuda-python on a machine without an NVIDIA driver"
+NO_DRIVER = pytest.mark.skipif(
+    gpu_driver_present(), reason="checks cuda-python's answers on a machine without an NVIDIA driver"
 )
 
 import fake_cuda_runtime  # noqa: E402  (after the skip: it stands in for the module imported above)
@@ -32,10 +32,15 @@ from rtpose.engine import load  # noqa: E402
 
 
 def cudart_names_used_by_the_backend() -> set[tuple[str, ...]]:
-    """Every ``cudart.a.b`` chain in rtpose/engine/cuda_runtime.py (``self.cudart`` or ``cudart``)."""
-    tree = ast.parse(Path(cuda_runtime.__file__).read_text(encoding="utf-8"))
+    """Every ``cudart.a.b`` chain (``self.cudart`` or ``cudart``) in the modules that call CUDA:
+    rtpose/engine/cuda_runtime.py and rtpose/engine/inventory.py (``rtpose backends``)."""
     chains: set[tuple[str, ...]] = set()
-    for node in ast.walk(tree):
+    nodes: list[ast.AST] = [
+        node
+        for module in (cuda_runtime, inventory)
+        for node in ast.walk(ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8")))
+    ]
+    for node in nodes:
         parts: list[str] = []
         current: ast.expr = node  # type: ignore[assignment]
         while isinstance(current, ast.Attribute):
@@ -67,6 +72,7 @@ def test_the_backend_uses_the_calls_it_is_meant_to() -> None:
         ("cudaMemcpyAsync",),
         ("cudaGraphInstantiate",),
         ("cudaDriverGetVersion",),
+        ("cudaGetDeviceProperties",),  # from inventory.py
         ("cudaMemcpyKind", "cudaMemcpyHostToDevice"),
         ("cudaError_t", "cudaSuccess"),
     ]:
@@ -103,6 +109,7 @@ def test_the_fakes_error_codes_are_cudas() -> None:
         assert int(getattr(cudart.cudaError_t, member.name)) == int(member), member.name
 
 
+@NO_DRIVER
 def test_without_a_driver_the_backend_says_so_before_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(EngineError) as raised:
         cuda_runtime.CudaRuntime(0)
@@ -117,6 +124,7 @@ def test_without_a_driver_the_backend_says_so_before_anything_else(monkeypatch: 
     assert fake_tensorrt.calls["build_serialized_network"] == 0
 
 
+@NO_DRIVER
 def test_every_call_is_accepted_by_cuda_python_and_its_failure_named() -> None:
     """Each CudaRuntime method, with the argument types the backend passes, against the real
     module: CUDA refuses (no driver) instead of cuda-python raising TypeError, and the error
@@ -136,6 +144,7 @@ def test_every_call_is_accepted_by_cuda_python_and_its_failure_named() -> None:
         "cudaMemcpyAsync (upload)": lambda: runtime.upload(1 << 20, host, stream),
         "cudaMemcpyAsync (download)": lambda: runtime.download(host, 1 << 20, stream),
         "cudaStreamSynchronize": lambda: runtime.synchronize(stream),
+        "cudaGetDevice": runtime.use_device_on_this_thread,
         "cudaStreamBeginCapture": lambda: runtime.begin_capture(stream),
         "cudaStreamEndCapture": lambda: runtime.end_capture(stream),
         "cudaGraphLaunch": lambda: runtime.launch_graph(executable, stream),

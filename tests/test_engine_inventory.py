@@ -89,10 +89,16 @@ def test_a_cuda_12_driver_with_cuda_13_wheels_is_a_problem_with_its_fix(
     gpu_rig.driver_version = 12080
     found = take_inventory()
     [cuda_problem] = _component(found, "cuda-python").problems
-    assert "pip install 'cuda-python==12.*'" in cuda_problem
+    assert (
+        "pip uninstall -y cuda-python cuda-bindings tensorrt-cu13 && pip install 'rtpose[gpu-cu12]'"
+        in cuda_problem
+    )
     [trt_problem] = _component(found, "TensorRT").problems
     assert "need a CUDA 13 driver, this one supports CUDA 12" in trt_problem
-    assert "pip uninstall -y tensorrt-cu13 && pip install 'tensorrt-cu12'" in trt_problem
+    assert (
+        "pip uninstall -y cuda-python cuda-bindings tensorrt-cu13 && pip install 'rtpose[gpu-cu12]'"
+        in trt_problem
+    )
     printed = inventory_module.format_inventory(found)
     assert printed.count("PROBLEM:") == 2
 
@@ -119,3 +125,71 @@ def test_a_driver_without_tensorrt_says_what_is_missing(
     found = take_inventory()
     assert found.auto_backend == "onnxruntime"
     assert found.auto_reason == "a driver is present but TensorRT not installed: ONNX Runtime"
+
+
+def test_older_cuda_wheels_on_a_newer_driver_are_fine(
+    gpu_rig: fake_cuda_runtime.FakeCudaState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CUDA 13 driver runs CUDA 12 builds: rtpose[gpu-cu12] there is not a problem."""
+    gpu_rig.runtime_version = 12090
+    wheels = {"tensorrt": "10.16", "tensorrt-cu12": "10.16", "cuda-python": "12.9.4"}
+    monkeypatch.setattr(
+        inventory_module,
+        "distribution_version",
+        lambda *names: next((wheels[n] for n in names if n in wheels), ""),
+    )
+    found = take_inventory()
+    assert not _component(found, "TensorRT").problems and not _component(found, "cuda-python").problems
+    assert found.auto_backend == "tensorrt" and "problems" not in found.auto_reason
+
+
+def test_a_broken_part_is_a_problem_not_a_crash(
+    gpu_rig: fake_cuda_runtime.FakeCudaState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_import(name: str) -> object:
+        raise OSError(f"lib{name}.so: cannot open shared object file")
+
+    gpu_rig.devices.append(("NVIDIA RTX A6000", 8, 6))
+    real_properties = fake_cuda_runtime.cudaGetDeviceProperties
+    monkeypatch.setattr(
+        fake_cuda_runtime,
+        "cudaGetDeviceProperties",
+        lambda device: (
+            (fake_cuda_runtime.cudaError_t.cudaErrorInvalidDevice, None)
+            if device == 1
+            else real_properties(device)
+        ),
+    )
+    monkeypatch.setattr(
+        inventory_module.importlib, "import_module", _failing_for("onnxruntime", broken_import)
+    )
+    found = take_inventory()
+    runtime = _component(found, "ONNX Runtime")
+    assert runtime.problems == [
+        "fails to load or answer: OSError: libonnxruntime.so: cannot open shared object file"
+    ]
+    cuda = _component(found, "cuda-python")
+    assert "GPU 0: NVIDIA H200 (sm 9.0)" in cuda.details
+    assert cuda.problems == ["GPU 1: CUDA cannot describe it (<cudaError_t.cudaErrorInvalidDevice: 101>)"]
+    assert found.auto_reason.endswith("(fix the problems above first: loading may fail)")
+
+
+def _failing_for(module: str, fail: object) -> object:
+    import importlib
+
+    real = importlib.import_module
+
+    def import_module(name: str, package: str | None = None) -> object:
+        if name == module:
+            return fail(name)  # type: ignore[operator]
+        return real(name, package)
+
+    return import_module
+
+
+def test_an_unwritable_json_is_an_error_after_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backends", "--json", str(tmp_path / "missing" / "backends.json")]) == 2
+    captured = capsys.readouterr()
+    assert 'backend = "auto" picks' in captured.out and "cannot write" in captured.err

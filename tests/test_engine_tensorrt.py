@@ -22,13 +22,15 @@ import fake_cuda_runtime
 import fake_tensorrt
 from conftest import demo_test_config
 
-from rtpose.core.errors import EngineError, MissingExtraError, ModelPackageError
+from rtpose.camera.synthetic import SyntheticCamera
+from rtpose.core.config import SyntheticCameraConfig
+from rtpose.core.errors import CameraError, EngineError, MissingExtraError, ModelPackageError
 from rtpose.core.model_metadata import read_metadata
 from rtpose.engine import DEMO_MODEL_DIR, load, plan_cache
 from rtpose.engine.options import EngineOptions, FastModeOptions
 from rtpose.engine.plan_cache import PlanCache, PlanKey
 from rtpose.engine.tensorrt import TensorRtEngine
-from rtpose.session import RunOptions, run
+from rtpose.session import PartOverrides, RunOptions, run
 
 FRAME = np.random.default_rng(0).integers(0, 40, (256, 256, 1), dtype=np.uint8)
 
@@ -91,7 +93,10 @@ def test_a_driver_older_than_cuda_python_says_which_packages_to_install(
     message = str(raised.value)
     assert "the NVIDIA driver supports CUDA up to 12.4" in message
     assert "built for CUDA 13.4" in message
-    assert "pip install 'cuda-python==12.*' 'tensorrt-cu12'" in message
+    assert (
+        "pip uninstall -y cuda-python cuda-bindings tensorrt-cu13 && pip install 'rtpose[gpu-cu12]'"
+        in message
+    )
 
 
 def test_tensorrt_gives_the_onnx_graphs_poses(fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path) -> None:
@@ -342,10 +347,11 @@ def test_engines_are_strongly_typed_without_tf32_on_tensorrt_10_and_11(
 def test_frames_on_another_thread_run_on_the_engines_gpu(
     fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
 ) -> None:
-    """CUDA's current device is per thread: the loop's engine thread must select the engine's
-    GPU itself, or its copies and launches go to device 0's context and fail."""
+    """CUDA's current device is per thread: a thread other than the loading one (replay,
+    embedding) must select the engine's GPU itself, or TensorRT's kernel launches on the engine's
+    stream fail."""
     fake_cuda_runtime.reset(devices=[("NVIDIA H200", 9, 0), ("NVIDIA H200", 9, 0)])
-    engine = _engine(tmp_path, device=1)
+    engine = _engine(tmp_path, device=1, cuda_graph=False)  # every frame launches TensorRT's kernels
     results: list[object] = []
     worker = threading.Thread(target=lambda: results.append(engine.infer(_demo_frame())))
     worker.start()
@@ -453,3 +459,69 @@ def test_a_run_on_tensorrt_fills_pinned_ring_slots_and_uploads_every_frame_from_
     assert fakes.calls["upload from pageable memory"] == 0
     assert fakes.calls["upload from pinned memory"] == processed
     assert _nothing_held(fakes)  # the ring's pinned buffers were freed with the engine
+
+
+def test_a_ring_that_cannot_be_pinned_falls_back_to_ordinary_memory(
+    monkeypatch: pytest.MonkeyPatch,
+    fakes: fake_cuda_runtime.FakeCudaState,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def out_of_pinned_memory(engine: TensorRtEngine) -> np.ndarray:
+        raise EngineError("CUDA cudaMallocHost failed: cudaErrorMemoryAllocation")
+
+    monkeypatch.setattr(TensorRtEngine, "pinned_frame_buffer", out_of_pinned_memory)
+    config = demo_test_config(model={"backend": "tensorrt", "plan_cache": str(tmp_path / "plans")})
+    result = run(config, RunOptions(out=tmp_path / "run", seconds=1.0, show_status=False))
+    assert result.exit_code == 0, result.error
+    assert "frame buffers in ordinary memory" in capsys.readouterr().err
+    assert fakes.calls["upload from pageable memory"] == result.summary["frames_processed"] > 10
+    assert _nothing_held(fakes)
+
+
+class StuckCamera:
+    """The synthetic camera, except that its grab never returns after ``frames`` frames (a
+    driver hang): the session cannot stop the grab thread."""
+
+    def __init__(self, frames: int) -> None:
+        self._camera = SyntheticCamera(SyntheticCameraConfig())
+        self.frame_shape, self.nominal_fps = self._camera.frame_shape, self._camera.nominal_fps
+        self._frames = frames
+        self.release = threading.Event()
+
+    def start(self) -> None:
+        self._camera.start()
+
+    def grab_into(self, out: np.ndarray, timeout_s: float) -> tuple[int, int | None]:
+        if self._frames == 0:
+            self.release.wait()
+            raise CameraError("released by the test")
+        self._frames -= 1
+        return self._camera.grab_into(out, timeout_s)
+
+    def stop(self) -> None:
+        self._camera.stop()
+
+    def close(self) -> None:
+        self._camera.close()
+
+
+def test_a_stuck_grab_thread_keeps_the_engine_and_its_pinned_ring_alive(
+    fakes: fake_cuda_runtime.FakeCudaState, tmp_path: Path
+) -> None:
+    """Closing the engine would free the pinned buffers the hung grab thread may still write
+    into: the session leaves it open, says so, and still turns the outputs off."""
+    camera = StuckCamera(frames=20)
+    config = demo_test_config(model={"backend": "tensorrt", "plan_cache": str(tmp_path / "plans")})
+    overrides = PartOverrides(camera=camera)
+    try:
+        result = run(
+            config, RunOptions(out=tmp_path / "run", seconds=1.0, show_status=False, overrides=overrides)
+        )
+        errors = result.summary["cleanup_errors"]
+        assert "engine: left open, its frame buffers are still the grab thread's" in errors
+        assert any("grab thread did not return" in error for error in errors)
+        assert result.summary["outputs_off_at_exit"] is True
+        assert fakes.host_buffers  # the ring's pinned buffers still exist
+    finally:
+        camera.release.set()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib
-import threading
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy.typing as npt
 
 from rtpose.core.errors import EngineError, MissingExtraError
 from rtpose.engine.options import CUDA_PYTHON_MODULES as CUDA_MODULES
-from rtpose.engine.options import GPU_INSTALL_HINT
+from rtpose.engine.options import GPU_INSTALL_HINT, gpu_reinstall_hint
 
 
 def import_cudart() -> Any:
@@ -65,11 +64,10 @@ def no_gpu_reason(cudart: Any, error: EngineError) -> str:
     if driver == 0:
         return f"no NVIDIA driver was found ({error}); install NVIDIA's driver for this GPU"
     if runtime and driver // 1000 < runtime // 1000:
-        major = driver // 1000
         return (
             f"the NVIDIA driver supports CUDA up to {cuda_version_text(driver)}, but the installed "
             f"cuda-python is built for CUDA {cuda_version_text(runtime)} ({error}). Install the "
-            f"packages for CUDA {major}: pip install 'cuda-python=={major}.*' 'tensorrt-cu{major}', "
+            f"packages for CUDA {driver // 1000}: {gpu_reinstall_hint(driver // 1000, runtime // 1000)}; "
             f"or update the driver"
         )
     return f"{error} (driver CUDA {cuda_version_text(driver)}, cuda-python CUDA {cuda_version_text(runtime)})"
@@ -91,19 +89,17 @@ class CudaRuntime:
         if device >= count:
             raise EngineError(f"CUDA device {device} does not exist: this machine has {count} GPU(s)")
         self._check(self.cudart.cudaSetDevice(device), "cudaSetDevice")
-        self._device_set_on = threading.local()  # CUDA's current device is per thread
-        self._device_set_on.done = True
         properties = self._check(self.cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
         name = properties.name
         self.name = (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).rstrip("\x00")
         self.compute_capability = f"{properties.major}.{properties.minor}"
 
     def use_device_on_this_thread(self) -> None:
-        """Make this object's device current on the calling thread (once per thread): the loop
-        runs frames on its own thread, where CUDA would otherwise use device 0."""
-        if not getattr(self._device_set_on, "done", False):
+        """Make this object's device current on the calling thread. CUDA's current device is per
+        thread and anything may change it (another engine in the process, a library): frames run
+        on a thread other than the loading one (replay, embedding) would otherwise go to device 0."""
+        if self._check(self.cudart.cudaGetDevice(), "cudaGetDevice") != self.device:
             self._check(self.cudart.cudaSetDevice(self.device), "cudaSetDevice")
-            self._device_set_on.done = True
 
     def clear_last_error(self) -> None:
         """Reset CUDA's last error on this thread (the error itself is not wanted)."""

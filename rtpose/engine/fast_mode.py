@@ -78,6 +78,7 @@ class FastModeEngine:
         self.counts: Counter[str] = Counter()
         if hasattr(engine, "pinned_frame_buffer"):  # the session puts its frame ring there
             self.pinned_frame_buffer = engine.pinned_frame_buffer
+            self.frees_frame_buffers_on_close = getattr(engine, "frees_frame_buffers_on_close", False)
 
     @property
     def backend_name(self) -> str:

@@ -2,15 +2,19 @@
 their versions, what is wrong with them, and which backend ``backend = "auto"`` picks and why
 (``rtpose backends``). For setting up a GPU rig: each problem comes with its fix.
 
-Imports are looked up first (importlib.util.find_spec) and made only for what is installed; CUDA
-is asked only when a driver is present, so the command is quick and safe on any machine.
+Imports are looked up first (importlib.util.find_spec) and made only for what is installed
+(TensorRT is never imported); without a driver CUDA is asked only for versions, which works
+anywhere. A part that fails to import or answer is reported as a problem of that part, never a
+crash: a broken install is what this command is for.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from rtpose.engine.cuda_runtime import cuda_version_text, driver_and_runtime_versions
@@ -19,6 +23,7 @@ from rtpose.engine.options import (
     GPU_INSTALL_HINT,
     choose_backend,
     gpu_driver_present,
+    gpu_reinstall_hint,
     module_available,
 )
 
@@ -82,14 +87,17 @@ def cuda_python_component(driver: bool) -> tuple[Component, int]:
     if driver_version // 1000 < runtime_version // 1000:
         major = driver_version // 1000
         component.problems.append(
-            f"cuda-python is for a newer CUDA than the driver supports: pip install 'cuda-python=={major}.*' "
-            f"(or update the driver)"
+            f"cuda-python is for a newer CUDA than the driver supports: "
+            f"{gpu_reinstall_hint(major, runtime_version // 1000)} (or update the driver)"
         )
         return component, major
     count = cudart.cudaGetDeviceCount()
     if count[0] == cudart.cudaError_t.cudaSuccess:
         for device in range(int(count[1])):
-            properties = cudart.cudaGetDeviceProperties(device)[1]
+            error, properties = cudart.cudaGetDeviceProperties(device)
+            if error != cudart.cudaError_t.cudaSuccess:
+                component.problems.append(f"GPU {device}: CUDA cannot describe it ({error!r})")
+                continue
             name = properties.name
             text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
             component.details.append(
@@ -110,11 +118,10 @@ def tensorrt_component(driver_major: int) -> Component:
     if flavours:
         component.details.append(f"wheels: {', '.join(flavours)}")
     built_for = [int(flavour.rsplit("cu", 1)[1]) for flavour in flavours]
-    if driver_major and built_for and driver_major not in built_for:
-        fix = f"pip uninstall -y {' '.join(flavours)} && pip install 'tensorrt-cu{driver_major}'"
+    if driver_major and built_for and driver_major < min(built_for):  # newer drivers run older CUDA
         component.problems.append(
-            f"these TensorRT wheels need a CUDA {built_for[0]} driver, this one supports CUDA "
-            f"{driver_major}: {fix}"
+            f"these TensorRT wheels need a CUDA {min(built_for)} driver, this one supports CUDA "
+            f"{driver_major}: {gpu_reinstall_hint(driver_major, min(built_for))}"
         )
     if len(flavours) > 1:
         component.problems.append(
@@ -173,19 +180,37 @@ def auto_reason(backend: str, driver: bool, components: dict[str, Component]) ->
     return f"a driver is present but {why}: ONNX Runtime"
 
 
+def failed(name: str, error: Exception) -> Component:
+    """A part whose import or query raised: installed (something is there) but broken."""
+    return Component(name, True, problems=[f"fails to load or answer: {type(error).__name__}: {error}"])
+
+
 def take_inventory() -> Inventory:
     driver = gpu_driver_present()
-    cuda_python, driver_major = cuda_python_component(driver)
-    components = [
-        driver_component(driver),
-        cuda_python,
-        tensorrt_component(driver_major),
-        torch_component(driver),
-        onnxruntime_component(driver),
+    try:
+        cuda_python, driver_major = cuda_python_component(driver)
+    except Exception as error:
+        cuda_python, driver_major = failed("cuda-python", error), 0
+    components = [driver_component(driver), cuda_python]
+    parts: list[tuple[str, Callable[[], Component]]] = [
+        ("TensorRT", partial(tensorrt_component, driver_major)),
+        ("torch", partial(torch_component, driver)),
+        ("ONNX Runtime", partial(onnxruntime_component, driver)),
     ]
+    for name, describe in parts:
+        try:
+            components.append(describe())
+        except Exception as error:
+            components.append(failed(name, error))
     by_name = {component.name: component for component in components}
-    backend = choose_backend("auto")
-    return Inventory(components, backend, auto_reason(backend, driver, by_name))
+    try:
+        backend = choose_backend("auto")
+    except Exception as error:  # e.g. a torch that fails to import
+        return Inventory(components, "none", f"choosing failed: {type(error).__name__}: {error}")
+    reason = auto_reason(backend, driver, by_name)
+    if any(component.problems for component in components):
+        reason += " (fix the problems above first: loading may fail)"
+    return Inventory(components, backend, reason)
 
 
 def format_inventory(inventory: Inventory) -> str:

@@ -33,6 +33,17 @@ WINDOWS_DRIVER_DLL = "nvcuda.dll"  # the CUDA driver NVIDIA's Windows driver put
 # "cuda" package says nothing: other distributions use that namespace too.
 CUDA_PYTHON_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
 # TensorRT and cuda-python are built per CUDA major version; the driver decides which (docs/gpu.md).
+
+
+def gpu_reinstall_hint(driver_major: int, installed_major: int) -> str:
+    """The commands that replace GPU wheels built for CUDA ``installed_major`` with those for the
+    driver's CUDA ``driver_major``."""
+    return (
+        f"pip uninstall -y cuda-python cuda-bindings tensorrt-cu{installed_major} && "
+        f"pip install 'rtpose[gpu-cu{driver_major}]'"
+    )
+
+
 GPU_INSTALL_HINT = (
     "pip install 'rtpose[gpu-cu13]' for a CUDA 13 driver, or 'rtpose[gpu-cu12]' for CUDA 12 "
     "(nvidia-smi shows the driver's CUDA version)"

@@ -299,6 +299,9 @@ class _TrtGraph:
 
     def release(self) -> None:
         """Free the graph, buffers and stream (whatever exists of them); idempotent."""
+        if self.device or self.host_pointers or self.stream is not None:
+            with contextlib.suppress(EngineError):  # freeing is still attempted
+                self.cuda.use_device_on_this_thread()
         if self.graph is not None:
             self.cuda.destroy_graph(*self.graph)
             self.graph = None
@@ -320,6 +323,7 @@ class TensorRtEngine:
     """Engine on TensorRT: cached plans, static buffers, a private stream, an optional CUDA graph."""
 
     backend_name = "tensorrt"
+    frees_frame_buffers_on_close = True  # pinned_frame_buffer()'s memory: see rtpose/session.py
 
     def __init__(
         self,
@@ -417,6 +421,9 @@ class TensorRtEngine:
     def pinned_frame_buffer(self) -> npt.NDArray[np.uint8]:
         """A frame-sized uint8 array in pinned host memory (freed with the engine), for the
         camera to fill: uploads from pinned memory run at full bus speed."""
+        if self._closed:
+            raise EngineError("the engine is closed; load the model again")
+        self.cuda.use_device_on_this_thread()
         pointer, array = self.cuda.pinned_array(self.metadata.frame_shape, np.dtype(np.uint8))
         self._full.host_pointers.append(pointer)
         return array

@@ -30,7 +30,6 @@ class GrabThread:
         self._camera = camera
         self._tap = tap
         self._ring = ring
-        self.ring = ring
         self._timeout_s = timeout_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rtpose-grab", daemon=True)
