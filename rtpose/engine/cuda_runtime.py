@@ -41,6 +41,12 @@ def import_cudart() -> Any:
     )
 
 
+def device_name(properties: Any) -> str:
+    """The GPU's name from cudaGetDeviceProperties (bytes padded with NULs in cuda-python)."""
+    name = properties.name
+    return (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).rstrip("\x00")
+
+
 def cuda_version_text(version: int) -> str:
     """CUDA's integer version (1000 * major + 10 * minor) as "major.minor"."""
     return f"{version // 1000}.{version % 1000 // 10}"
@@ -90,8 +96,7 @@ class CudaRuntime:
             raise EngineError(f"CUDA device {device} does not exist: this machine has {count} GPU(s)")
         self._check(self.cudart.cudaSetDevice(device), "cudaSetDevice")
         properties = self._check(self.cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
-        name = properties.name
-        self.name = (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).rstrip("\x00")
+        self.name = device_name(properties)
         self.compute_capability = f"{properties.major}.{properties.minor}"
 
     def use_device_on_this_thread(self) -> None:

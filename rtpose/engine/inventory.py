@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
-from rtpose.engine.cuda_runtime import cuda_version_text, driver_and_runtime_versions
+from rtpose.engine.cuda_runtime import cuda_version_text, device_name, driver_and_runtime_versions
 from rtpose.engine.options import (
     CUDA_PYTHON_MODULES,
     GPU_INSTALL_HINT,
@@ -98,10 +98,8 @@ def cuda_python_component(driver: bool) -> tuple[Component, int]:
             if error != cudart.cudaError_t.cudaSuccess:
                 component.problems.append(f"GPU {device}: CUDA cannot describe it ({error!r})")
                 continue
-            name = properties.name
-            text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
             component.details.append(
-                f"GPU {device}: {text.rstrip(chr(0))} (sm {properties.major}.{properties.minor})"
+                f"GPU {device}: {device_name(properties)} (sm {properties.major}.{properties.minor})"
             )
     else:
         component.problems.append(f"CUDA finds no usable GPU ({count[0]!r})")
