@@ -21,7 +21,7 @@ from rtpose.engine.cuda_runtime import cuda_version_text, device_name, driver_an
 from rtpose.engine.options import (
     CUDA_PYTHON_MODULES,
     GPU_INSTALL_HINT,
-    choose_backend,
+    explain_backend_choice,
     gpu_driver_present,
     gpu_reinstall_hint,
     module_available,
@@ -166,18 +166,6 @@ def onnxruntime_component(driver: bool) -> Component:
     return component
 
 
-def auto_reason(backend: str, driver: bool, components: dict[str, Component]) -> str:
-    if not driver:
-        return "no NVIDIA driver: ONNX Runtime on the CPU"
-    if backend == "tensorrt":
-        return "a driver, TensorRT and cuda-python are present"
-    if backend == "torch":
-        return "TensorRT or cuda-python is missing, and torch sees a CUDA GPU"
-    missing = [name for name in ("TensorRT", "cuda-python") if not components[name].installed]
-    why = f"{' and '.join(missing)} not installed" if missing else "torch sees no CUDA GPU"
-    return f"a driver is present but {why}: ONNX Runtime"
-
-
 def failed(name: str, error: Exception) -> Component:
     """A part whose import or query raised: installed (something is there) but broken."""
     return Component(name, True, problems=[f"fails to load or answer: {type(error).__name__}: {error}"])
@@ -200,12 +188,10 @@ def take_inventory() -> Inventory:
             components.append(describe())
         except Exception as error:
             components.append(failed(name, error))
-    by_name = {component.name: component for component in components}
     try:
-        backend = choose_backend("auto")
+        backend, reason = explain_backend_choice("auto")
     except Exception as error:  # e.g. a torch that fails to import
         return Inventory(components, "none", f"choosing failed: {type(error).__name__}: {error}")
-    reason = auto_reason(backend, driver, by_name)
     if any(component.problems for component in components):
         reason += " (fix the problems above first: loading may fail)"
     return Inventory(components, backend, reason)

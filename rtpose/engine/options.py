@@ -134,20 +134,28 @@ def module_available(name: str) -> bool:
 def choose_backend(backend: str) -> str:
     """The backend to use for ``backend`` ("auto": TensorRT if it and a GPU are there, else torch
     on a CUDA GPU, else ONNX Runtime)."""
+    return explain_backend_choice(backend)[0]
+
+
+def explain_backend_choice(backend: str) -> tuple[str, str]:
+    """(the backend to use for ``backend``, why: the words ``rtpose backends`` prints)."""
     if backend not in BACKEND_CHOICES:
         raise EngineError(f"unknown engine backend {backend!r}; choose one of {', '.join(BACKEND_CHOICES)}")
     if backend != "auto":
-        return backend
+        return backend, "named in the config"
     if not gpu_driver_present():
-        return "onnxruntime"
-    if module_available("tensorrt") and cuda_python_available():
-        return "tensorrt"
+        return "onnxruntime", "no NVIDIA driver: ONNX Runtime on the CPU"
+    tensorrt, cuda_python = module_available("tensorrt"), cuda_python_available()
+    if tensorrt and cuda_python:
+        return "tensorrt", "a driver, TensorRT and cuda-python are present"
     if module_available("torch"):
         import torch
 
         if torch.cuda.is_available():
-            return "torch"
-    return "onnxruntime"
+            return "torch", "TensorRT or cuda-python is missing, and torch sees a CUDA GPU"
+    missing = [name for name, found in (("TensorRT", tensorrt), ("cuda-python", cuda_python)) if not found]
+    why = f"{' and '.join(missing)} not installed" if missing else "torch sees no CUDA GPU"
+    return "onnxruntime", f"a driver is present but {why}: ONNX Runtime"
 
 
 def engine_options(model: ModelConfig, config_dir: Path | None = None) -> EngineOptions:
